@@ -1,0 +1,135 @@
+//! The command line. Parses flags into plain options, then calls the
+//! library; errors become messages on stderr and exit codes here, and only
+//! here.
+
+mod scan;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::detect::Engine;
+use crate::rules::{self, RuleErrors, RuleFile};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "zaslon",
+    version,
+    about = "Privacy proxy for Russian personal data"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Scan files, directories (recursively) or `-` (standard input) for
+    /// personal data.
+    Scan(ScanArgs),
+    /// Check or test rule files.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ScanArgs {
+    /// Rule files or directories (default: the built-in rules).
+    #[arg(long = "rules", value_name = "PATH")]
+    rules: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+    /// Print the raw values found. Off by default: output is often pasted
+    /// into tickets and chats.
+    #[arg(long)]
+    show_values: bool,
+    /// Files, directories or `-`.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Jsonl,
+}
+
+#[derive(Subcommand, Debug)]
+enum RulesCommand {
+    /// Validate rule files; errors as file:line:column: message.
+    Check {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Run the examples inside rule files.
+    Test {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Scan(args) => scan::run(&args),
+        Command::Rules { command } => match command {
+            RulesCommand::Check { paths } => rules_check(&paths),
+            RulesCommand::Test { paths } => rules_test(&paths),
+        },
+    }
+}
+
+fn print_errors(errors: &RuleErrors) {
+    for e in &errors.0 {
+        eprintln!("{e}");
+    }
+}
+
+/// Loads rule files, or the built-in ones when `paths` is empty.
+fn load(paths: &[PathBuf]) -> Result<(Vec<RuleFile>, Engine), RuleErrors> {
+    let files = if paths.is_empty() {
+        rules::default_files()?
+    } else {
+        rules::load_paths(paths)?
+    };
+    let engine = rules::compile(&files)?;
+    Ok((files, engine))
+}
+
+fn rules_check(paths: &[PathBuf]) -> ExitCode {
+    match load(paths) {
+        Ok((files, _)) => {
+            println!("{} rule file(s) OK", files.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            print_errors(&e);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn rules_test(paths: &[PathBuf]) -> ExitCode {
+    let (files, engine) = match load(paths) {
+        Ok(x) => x,
+        Err(e) => {
+            print_errors(&e);
+            return ExitCode::from(1);
+        }
+    };
+    let (n, failures) = rules::run_examples(&files, &engine);
+    for f in &failures {
+        eprintln!("{}", f.0);
+    }
+    println!("{} passed, {} failed", n - failures.len(), failures.len());
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,237 @@
+//! Keyword context: what the text just before a candidate says it is.
+//!
+//! A bare 11-digit number is a SNILS only after «СНИЛС»; a 16-digit number
+//! after `"paymentId":` is not a card. The text before a candidate is
+//! decoded through the same layers as the candidate (so `\u0418\u041d\u041d`
+//! and `%D0%98%D0%9D%D0%9D` both read «ИНН»), lower-cased, and searched for
+//! keywords. The nearest keyword wins. Context is only computed for
+//! candidates that already passed their shape and checksum, so it costs
+//! nothing on clean text.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use super::category::Builtin;
+use super::decode::{Unit, decode_range};
+
+/// What a keyword says about the text that follows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cue {
+    /// A keyword of a built-in detector («СНИЛС», `phone`).
+    Builtin(Builtin),
+    /// A keyword of a custom detector.
+    Custom(usize),
+    /// A keyword that announces something else: an order number, an
+    /// invoice, a payment id, a company's OGRN.
+    Noise,
+}
+
+/// The nearest keyword before a candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hit {
+    pub cue: Cue,
+    /// Characters between the end of the keyword and the candidate.
+    pub distance: usize,
+    /// Raw buffer offset where the keyword starts.
+    pub raw_start: usize,
+}
+
+/// All keywords of all detectors, compiled into one automaton.
+#[derive(Clone, Debug)]
+pub struct KeywordIndex {
+    ac: Option<AhoCorasick>,
+    cues: Vec<Cue>,
+}
+
+/// Scratch space reused across candidates, so context costs no allocation
+/// once warm.
+#[derive(Default, Debug)]
+pub struct Scratch {
+    units: Vec<Unit>,
+    lower: String,
+    /// For each byte of `lower`, the index of its unit.
+    owner: Vec<u32>,
+}
+
+/// How many raw bytes before a candidate are decoded for context.
+pub const RAW_WINDOW: usize = 256;
+
+impl KeywordIndex {
+    /// Builds the index from `(keyword, cue)` pairs. Keywords are matched
+    /// case-insensitively (including Cyrillic) at the start of a word.
+    pub fn new(entries: &[(String, Cue)]) -> Result<KeywordIndex, String> {
+        let mut pats = Vec::new();
+        let mut cues = Vec::new();
+        for (kw, cue) in entries {
+            let k = kw.trim().to_lowercase();
+            if k.is_empty() {
+                continue;
+            }
+            pats.push(k);
+            cues.push(*cue);
+        }
+        if pats.is_empty() {
+            return Ok(KeywordIndex { ac: None, cues });
+        }
+        let ac = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&pats)
+            .map_err(|e| format!("cannot compile keywords: {e}"))?;
+        Ok(KeywordIndex { ac: Some(ac), cues })
+    }
+
+    /// Finds the nearest keyword in the `window` characters before `pos`.
+    /// Only bytes at or after `lo` are read.
+    pub fn nearest(
+        &self,
+        buf: &[u8],
+        lo: usize,
+        pos: usize,
+        window: usize,
+        scratch: &mut Scratch,
+    ) -> Option<Hit> {
+        let ac = self.ac.as_ref()?;
+        let from = pos.saturating_sub(RAW_WINDOW).max(lo);
+        scratch.units.clear();
+        decode_range(buf, from, pos, &mut scratch.units);
+        let skip = scratch.units.len().saturating_sub(window);
+        let units = &scratch.units[skip..];
+        scratch.lower.clear();
+        scratch.owner.clear();
+        for (i, u) in units.iter().enumerate() {
+            for lc in u.ch.to_lowercase() {
+                let before = scratch.lower.len();
+                scratch.lower.push(lc);
+                scratch
+                    .owner
+                    .extend(std::iter::repeat_n(i as u32, scratch.lower.len() - before));
+            }
+        }
+        let cut = field_start(units);
+        let mut best: Option<Hit> = None;
+        for m in ac.find_iter(scratch.lower.as_str()) {
+            let first = scratch.owner[m.start()] as usize;
+            let last = scratch.owner[m.end() - 1] as usize;
+            if first < cut || !word_start(units, first) {
+                continue;
+            }
+            let hit = Hit {
+                cue: self.cues[m.pattern().as_usize()],
+                distance: units.len() - 1 - last,
+                raw_start: units[first].start,
+            };
+            best = Some(hit);
+        }
+        best
+    }
+
+    /// Classifies a short label (a table column header) by its keywords.
+    pub fn classify(&self, text: &str) -> Option<Cue> {
+        let ac = self.ac.as_ref()?;
+        let lower = text.to_lowercase();
+        ac.find_iter(lower.as_str())
+            .last()
+            .map(|m| self.cues[m.pattern().as_usize()])
+    }
+}
+
+/// Where the field that holds the candidate begins: keywords of earlier
+/// fields say nothing about it. Field boundaries are a literal `&` of a
+/// urlencoded body, a comma between quoted values (`"a","b"`, `'a', 'b'`),
+/// and a multipart part header.
+fn field_start(units: &[Unit]) -> usize {
+    let quote = |c: char| c == '"' || c == '\'';
+    let mut i = units.len();
+    while i > 0 {
+        i -= 1;
+        let u = units[i];
+        match u.ch {
+            '&' if u.end - u.start == 1 => return i + 1,
+            ',' => {
+                let prev = units[..i].iter().rev().find(|u| u.ch != ' ');
+                let next = units[i + 1..].iter().find(|u| u.ch != ' ');
+                if prev.is_some_and(|p| quote(p.ch) || p.ch.is_ascii_digit())
+                    && next.is_some_and(|n| quote(n.ch))
+                {
+                    return i + 1;
+                }
+            }
+            ';' if i >= 9 => {
+                let w: String = units[i - 9..i].iter().map(|u| u.ch).collect();
+                if w.eq_ignore_ascii_case("form-data") {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    0
+}
+
+/// A keyword must start a word: after a non-letter, or at a camelCase hump
+/// (`omsPolicy`, `paymentId`).
+fn word_start(units: &[Unit], i: usize) -> bool {
+    if i == 0 {
+        return true;
+    }
+    let prev = units[i - 1].ch;
+    let cur = units[i].ch;
+    !prev.is_alphanumeric() || (prev.is_lowercase() && cur.is_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index() -> KeywordIndex {
+        KeywordIndex::new(&[
+            ("снилс".into(), Cue::Builtin(Builtin::Snils)),
+            ("oms".into(), Cue::Builtin(Builtin::Oms)),
+            ("id".into(), Cue::Noise),
+            ("инн".into(), Cue::Builtin(Builtin::Inn)),
+        ])
+        .unwrap()
+    }
+
+    fn near(s: &str) -> Option<Cue> {
+        let mut sc = Scratch::default();
+        index()
+            .nearest(s.as_bytes(), 0, s.len(), 96, &mut sc)
+            .map(|h| h.cue)
+    }
+
+    #[test]
+    fn nearest_keyword_wins() {
+        assert_eq!(near("СНИЛС 1, ИНН "), Some(Cue::Builtin(Builtin::Inn)));
+        assert_eq!(near("\"omsPolicy\":\""), Some(Cue::Builtin(Builtin::Oms)));
+        assert_eq!(near("\"paymentId\": \""), Some(Cue::Noise));
+        assert_eq!(near("\"valid\": \""), None, "id inside a word");
+        assert_eq!(
+            near("\\u0418\\u041d\\u041d\": \""),
+            Some(Cue::Builtin(Builtin::Inn)),
+            "escaped keyword"
+        );
+        assert_eq!(
+            near("%D0%A1%D0%9D%D0%98%D0%9B%D0%A1+"),
+            Some(Cue::Builtin(Builtin::Snils))
+        );
+    }
+
+    #[test]
+    fn keywords_stay_in_their_field() {
+        assert_eq!(near("WEB_FORM_ID=7&form_text_51="), None);
+        assert_eq!(near("'ilin@почта.рф', '"), None);
+        assert_eq!(near("\"snils\":\"1\",\"x\":\""), None);
+        assert_eq!(
+            near("СНИЛС 53435100245, "),
+            Some(Cue::Builtin(Builtin::Snils))
+        );
+        assert_eq!(near("\"snils\": \""), Some(Cue::Builtin(Builtin::Snils)));
+    }
+
+    #[test]
+    fn window_limits_distance() {
+        let mut s = String::from("СНИЛС ");
+        s.push_str(&"x".repeat(200));
+        assert_eq!(near(&s), None);
+    }
+}

@@ -1,0 +1,439 @@
+//! The decoding layers: raw bytes in, logical characters out, each with the
+//! exact raw byte span it came from.
+//!
+//! Personal data hides behind encodings: `%2B7` in a form body, `&#52;` in a
+//! page, `\u0034` in JSON, full-width digits, NBSP between digit groups, a
+//! zero-width space inside a number. This module undoes those layers one
+//! logical character at a time, so that every finding can still be mapped
+//! back to the bytes that must be masked.
+//!
+//! Layers, outermost first:
+//! 1. percent-encoding (`%XX`, including multi-byte UTF-8 as `%D0%98`);
+//! 2. HTML character references (`&#52;`, `&#x34;`, a few named ones) and
+//!    JSON/JS escapes (`\u0034`, `\x34`), read over layer 1, so that a
+//!    percent-encoded entity is still decoded;
+//! 3. normalisation: full-width and other decimal digits become ASCII,
+//!    Unicode spaces become a space, dashes become `-`, and invisible
+//!    characters (zero-width, soft hyphen, BOM) are skipped.
+//!
+//! It owns no state and never allocates: callers walk a buffer position by
+//! position. It never reads past `buf`; when a character may continue past
+//! the end of a buffer that is not the end of the input, it says `NeedMore`.
+
+/// One logical character with its raw span `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unit {
+    pub ch: char,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The outcome of decoding at a position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Unit(Unit),
+    /// The true end of the input.
+    End,
+    /// The buffer ends, but the input does not: more bytes are needed.
+    NeedMore,
+}
+
+/// A layer-1 character: percent-decoding and UTF-8.
+#[derive(Clone, Copy)]
+enum Raw {
+    Char(char, usize),
+    End,
+    NeedMore,
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Reads one byte through percent-encoding: `(byte, raw_len)`.
+fn pct_byte(buf: &[u8], pos: usize, eof: bool) -> Result<Option<(u8, usize)>, ()> {
+    let Some(&b) = buf.get(pos) else {
+        return if eof { Ok(None) } else { Err(()) };
+    };
+    if b == b'%' {
+        if pos + 2 >= buf.len() && !eof {
+            return Err(());
+        }
+        if let (Some(h), Some(l)) = (
+            buf.get(pos + 1).copied().and_then(hex_val),
+            buf.get(pos + 2).copied().and_then(hex_val),
+        ) {
+            return Ok(Some(((h << 4) | l, 3)));
+        }
+    }
+    Ok(Some((b, 1)))
+}
+
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0x00..=0x7F => 1,
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => 0,
+    }
+}
+
+/// Layer 1: one character, percent-decoded, UTF-8 decoded. Invalid bytes
+/// become U+FFFD spanning one raw unit, so the walk always makes progress.
+fn raw_char(buf: &[u8], pos: usize, eof: bool) -> Raw {
+    let (lead, lead_len) = match pct_byte(buf, pos, eof) {
+        Ok(Some(x)) => x,
+        Ok(None) => return Raw::End,
+        Err(()) => return Raw::NeedMore,
+    };
+    let n = utf8_len(lead);
+    if n == 1 {
+        return Raw::Char(lead as char, lead_len);
+    }
+    if n == 0 {
+        return Raw::Char('\u{FFFD}', lead_len);
+    }
+    let mut code = u32::from(lead) & (0x7F >> n);
+    let mut len = lead_len;
+    for _ in 1..n {
+        match pct_byte(buf, pos + len, eof) {
+            Ok(Some((b, l))) if b & 0xC0 == 0x80 => {
+                code = (code << 6) | u32::from(b & 0x3F);
+                len += l;
+            }
+            Ok(_) => return Raw::Char('\u{FFFD}', lead_len),
+            Err(()) => return Raw::NeedMore,
+        }
+    }
+    match char::from_u32(code) {
+        // Overlong encodings and surrogates are not characters.
+        Some(c) if c.len_utf8() == n => Raw::Char(c, len),
+        _ => Raw::Char('\u{FFFD}', lead_len),
+    }
+}
+
+/// Named character references worth decoding: the ones that can stand for
+/// a digit separator, a sign, or an e-mail's `@` and `.`.
+fn named_entity(name: &[u8]) -> Option<char> {
+    Some(match name {
+        b"nbsp" | b"NonBreakingSpace" => '\u{A0}',
+        b"ensp" | b"emsp" | b"thinsp" | b"emsp13" | b"emsp14" | b"numsp" | b"puncsp" => ' ',
+        b"shy" | b"zwnj" | b"zwj" | b"ZeroWidthSpace" | b"NoBreak" => '\u{AD}',
+        b"amp" | b"AMP" => '&',
+        b"lt" | b"LT" => '<',
+        b"gt" | b"GT" => '>',
+        b"quot" | b"QUOT" => '"',
+        b"apos" => '\'',
+        b"plus" => '+',
+        b"commat" => '@',
+        b"period" => '.',
+        b"lpar" => '(',
+        b"rpar" => ')',
+        b"hyphen" | b"dash" | b"ndash" | b"mdash" | b"minus" => '-',
+        b"numero" => '№',
+        b"lowbar" | b"UnderBar" => '_',
+        b"colon" => ':',
+        b"comma" => ',',
+        b"sol" => '/',
+        b"bsol" => '\\',
+        b"num" => '#',
+        b"percnt" => '%',
+        _ => return None,
+    })
+}
+
+/// Layer 2 over layer 1: HTML references and JSON/JS escapes.
+fn escaped_char(buf: &[u8], pos: usize, eof: bool) -> Result<Option<(char, usize)>, ()> {
+    let (c, l) = match raw_char(buf, pos, eof) {
+        Raw::Char(c, l) => (c, l),
+        Raw::End => return Ok(None),
+        Raw::NeedMore => return Err(()),
+    };
+    match c {
+        '&' => entity(buf, pos + l, eof).map(|r| Some(r.map_or((c, l), |(ch, el)| (ch, l + el)))),
+        '\\' => {
+            js_escape(buf, pos + l, eof).map(|r| Some(r.map_or((c, l), |(ch, el)| (ch, l + el))))
+        }
+        _ => Ok(Some((c, l))),
+    }
+}
+
+/// Collects up to `max` ASCII characters of layer 1 while `keep` holds.
+/// Returns the bytes, their raw length, and the character that stopped it.
+fn take_ascii(
+    buf: &[u8],
+    mut pos: usize,
+    eof: bool,
+    max: usize,
+    keep: impl Fn(u8) -> bool,
+    out: &mut [u8; 32],
+) -> Result<(usize, usize, Option<char>), ()> {
+    let start = pos;
+    let mut n = 0;
+    loop {
+        match raw_char(buf, pos, eof) {
+            Raw::Char(c, l) if c.is_ascii() && keep(c as u8) && n < max => {
+                out[n] = c as u8;
+                n += 1;
+                pos += l;
+            }
+            Raw::Char(c, _) => return Ok((n, pos - start, Some(c))),
+            Raw::End => return Ok((n, pos - start, None)),
+            Raw::NeedMore => return Err(()),
+        }
+    }
+}
+
+/// After `&`: a numeric or named character reference. `Ok(None)` means the
+/// `&` stands for itself.
+fn entity(buf: &[u8], pos: usize, eof: bool) -> Result<Option<(char, usize)>, ()> {
+    let mut tmp = [0u8; 32];
+    let (c, l) = match raw_char(buf, pos, eof) {
+        Raw::Char(c, l) => (c, l),
+        Raw::End => return Ok(None),
+        Raw::NeedMore => return Err(()),
+    };
+    if c == '#' {
+        let mut p = pos + l;
+        let mut radix = 10;
+        if let Raw::Char(x @ ('x' | 'X'), xl) = raw_char(buf, p, eof) {
+            let _ = x;
+            radix = 16;
+            p += xl;
+        } else if let Raw::NeedMore = raw_char(buf, p, eof) {
+            return Err(());
+        }
+        let digits = |b: u8| {
+            if radix == 16 {
+                b.is_ascii_hexdigit()
+            } else {
+                b.is_ascii_digit()
+            }
+        };
+        let (n, dl, stop) = take_ascii(buf, p, eof, 8, digits, &mut tmp)?;
+        if n == 0 || n == 8 {
+            return Ok(None);
+        }
+        let mut end = p + dl;
+        if stop == Some(';') {
+            if let Raw::Char(_, sl) = raw_char(buf, end, eof) {
+                end += sl;
+            }
+        }
+        let code = tmp[..n].iter().fold(0u32, |acc, &b| {
+            acc * radix + u32::from(hex_val(b).unwrap_or(0))
+        });
+        let ch = match code {
+            0 => '\u{FFFD}',
+            c => char::from_u32(c).unwrap_or('\u{FFFD}'),
+        };
+        return Ok(Some((ch, end - pos)));
+    }
+    if c.is_ascii_alphabetic() {
+        let (n, nl, stop) = take_ascii(buf, pos, eof, 20, |b| b.is_ascii_alphanumeric(), &mut tmp)?;
+        if stop != Some(';') || n >= 20 {
+            return Ok(None);
+        }
+        if let Some(ch) = named_entity(&tmp[..n]) {
+            let sl = match raw_char(buf, pos + nl, eof) {
+                Raw::Char(_, sl) => sl,
+                _ => 1,
+            };
+            return Ok(Some((ch, nl + sl)));
+        }
+    }
+    Ok(None)
+}
+
+/// After `\`: `\uXXXX`, `\xXX` or a one-character escape.
+fn js_escape(buf: &[u8], pos: usize, eof: bool) -> Result<Option<(char, usize)>, ()> {
+    let mut tmp = [0u8; 32];
+    let (c, l) = match raw_char(buf, pos, eof) {
+        Raw::Char(c, l) => (c, l),
+        Raw::End => return Ok(None),
+        Raw::NeedMore => return Err(()),
+    };
+    let want = match c {
+        'u' => 4,
+        'x' => 2,
+        'n' | 'r' | 't' => return Ok(Some((' ', l))),
+        '/' | '"' | '\'' | '\\' => return Ok(Some((c, l))),
+        _ => return Ok(None),
+    };
+    let (n, hl, _) = take_ascii(buf, pos + l, eof, want, |b| b.is_ascii_hexdigit(), &mut tmp)?;
+    if n != want {
+        return Ok(None);
+    }
+    let code = tmp[..n].iter().fold(0u32, |acc, &b| {
+        (acc << 4) | u32::from(hex_val(b).unwrap_or(0))
+    });
+    Ok(Some((char::from_u32(code).unwrap_or('\u{FFFD}'), l + hl)))
+}
+
+/// Layer 3: what a character means for detection.
+#[inline]
+pub fn normalize(c: char) -> Option<char> {
+    Some(match c {
+        '\u{FF10}'..='\u{FF19}' => char::from(b'0' + (c as u32 - 0xFF10) as u8),
+        '\u{1D7CE}'..='\u{1D7FF}' => char::from(b'0' + ((c as u32 - 0x1D7CE) % 10) as u8),
+        '\u{0660}'..='\u{0669}' => char::from(b'0' + (c as u32 - 0x0660) as u8),
+        '\u{06F0}'..='\u{06F9}' => char::from(b'0' + (c as u32 - 0x06F0) as u8),
+        '\u{0966}'..='\u{096F}' => char::from(b'0' + (c as u32 - 0x0966) as u8),
+        '\t'
+        | '\n'
+        | '\r'
+        | '\u{A0}'
+        | '\u{1680}'
+        | '\u{2000}'..='\u{200A}'
+        | '\u{202F}'
+        | '\u{205F}'
+        | '\u{3000}' => ' ',
+        '\u{AD}'
+        | '\u{200B}'..='\u{200D}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{FEFF}'
+        | '\u{180E}'
+        | '\u{034F}' => return None,
+        '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}' => '-',
+        '\u{FF0B}' => '+',
+        '\u{FF08}' => '(',
+        '\u{FF09}' => ')',
+        '\u{FF20}' | '\u{FE6B}' => '@',
+        '\u{FF0E}' | '\u{3002}' => '.',
+        _ => c,
+    })
+}
+
+/// Decodes the next logical character at `pos`, skipping invisible ones.
+#[inline]
+pub fn unit_at(buf: &[u8], mut pos: usize, eof: bool) -> Step {
+    loop {
+        // Fast path: plain ASCII that starts no escape.
+        if let Some(&b) = buf.get(pos) {
+            if b < 0x80 && !matches!(b, b'%' | b'&' | b'\\') {
+                let ch = match b {
+                    b'\t' | b'\n' | b'\r' => ' ',
+                    _ => b as char,
+                };
+                return Step::Unit(Unit {
+                    ch,
+                    start: pos,
+                    end: pos + 1,
+                });
+            }
+        }
+        match escaped_char(buf, pos, eof) {
+            Ok(Some((c, l))) => match normalize(c) {
+                Some(ch) => {
+                    return Step::Unit(Unit {
+                        ch,
+                        start: pos,
+                        end: pos + l,
+                    });
+                }
+                None => pos += l,
+            },
+            Ok(None) => return Step::End,
+            Err(()) => return Step::NeedMore,
+        }
+    }
+}
+
+/// Decodes `buf[from..to]` (treating `to` as the end) into `out`, for
+/// context windows. Units are appended with their raw spans.
+pub fn decode_range(buf: &[u8], from: usize, to: usize, out: &mut Vec<Unit>) {
+    let slice = &buf[..to];
+    let mut pos = from;
+    while let Step::Unit(u) = unit_at(slice, pos, true) {
+        out.push(u);
+        pos = u.end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(s: &str) -> (String, Vec<(usize, usize)>) {
+        let mut v = Vec::new();
+        decode_range(s.as_bytes(), 0, s.len(), &mut v);
+        (
+            v.iter().map(|u| u.ch).collect(),
+            v.iter().map(|u| (u.start, u.end)).collect(),
+        )
+    }
+
+    #[test]
+    fn layers_table() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("plain", "a1", "a1"),
+            ("percent", "%2B7", "+7"),
+            ("percent utf8", "%D0%98", "И"),
+            ("plus stays", "1+2", "1+2"),
+            ("decimal entity", "&#52;&#53;", "45"),
+            ("hex entity", "&#x34;", "4"),
+            ("entity without semicolon", "&#52 ", "4 "),
+            ("named nbsp", "1&nbsp;2", "1 2"),
+            ("unknown named", "&foo;", "&foo;"),
+            ("json escape", "\\u0034\\u0035", "45"),
+            ("js hex escape", "\\x34", "4"),
+            ("percent entity", "%26%2352%3B", "4"),
+            ("fullwidth", "１２", "12"),
+            ("zero width skipped", "1\u{200B}2", "12"),
+            ("soft hyphen skipped", "1\u{AD}2", "12"),
+            ("entity soft hyphen", "1&shy;2", "12"),
+            ("nbsp", "1\u{A0}2", "1 2"),
+            ("en dash", "1\u{2013}2", "1-2"),
+            ("fullwidth at", "a\u{FF20}b", "a@b"),
+            ("broken percent", "%G1", "%G1"),
+            ("invalid utf8", "\u{0}", "\u{0}"),
+        ];
+        for (name, input, want) in cases {
+            assert_eq!(decode(input).0, *want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn spans_are_raw_offsets() {
+        let (s, spans) = decode("%2B7&#52;");
+        assert_eq!(s, "+74");
+        assert_eq!(spans, vec![(0, 3), (3, 4), (4, 9)]);
+    }
+
+    #[test]
+    fn need_more_at_buffer_end() {
+        assert_eq!(unit_at(b"%2", 0, false), Step::NeedMore);
+        assert_eq!(unit_at(b"&#5", 0, false), Step::NeedMore);
+        assert_eq!(
+            unit_at("\u{FF11}".as_bytes()[..2].as_ref(), 0, false),
+            Step::NeedMore
+        );
+        assert_eq!(unit_at(b"", 0, false), Step::NeedMore);
+        assert_eq!(unit_at(b"", 0, true), Step::End);
+        // At the true end a dangling escape is just a character.
+        assert!(matches!(
+            unit_at(b"%2", 0, true),
+            Step::Unit(Unit { ch: '%', .. })
+        ));
+    }
+
+    #[test]
+    fn invalid_bytes_make_progress() {
+        let bytes = [0xFFu8, 0xC3, 0x28, 0xE2, 0x82];
+        let mut pos = 0;
+        let mut n = 0;
+        while let Step::Unit(u) = unit_at(&bytes, pos, true) {
+            assert!(u.end > u.start);
+            pos = u.end;
+            n += 1;
+        }
+        assert_eq!(pos, bytes.len());
+        assert!(n >= 3);
+    }
+}

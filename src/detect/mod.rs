@@ -1,0 +1,166 @@
+//! The detection engine: bytes in, findings out. No I/O, no async, no
+//! knowledge of HTTP; everything else in Zaslon builds on it.
+//!
+//! ```
+//! use zaslon::rules;
+//!
+//! let engine = rules::default_engine().unwrap();
+//! let page = "СНИЛС пациента: 112-233-445 95".as_bytes();
+//! let found = engine.scan(page);
+//! assert_eq!(found.len(), 1);
+//! assert_eq!(found[0].category.as_str(), "snils");
+//! assert_eq!(&page[found[0].start as usize..found[0].end as usize], b"112-233-445 95");
+//! ```
+//!
+//! Streaming gives the same answer for any split of the input:
+//!
+//! ```
+//! # let engine = zaslon::rules::default_engine().unwrap();
+//! let mut scanner = engine.scanner();
+//! let mut found = Vec::new();
+//! scanner.feed("СНИЛС 112-233-4".as_bytes(), &mut found);
+//! scanner.feed("45 95".as_bytes(), &mut found);
+//! scanner.finish(&mut found);
+//! assert_eq!(found.len(), 1);
+//! ```
+//!
+//! Layout:
+//! - [`decode`]: the decoding layers with exact raw offsets;
+//! - [`checksum`]: check-digit algorithms;
+//! - `numbers`, `email`: the built-in detectors;
+//! - `context`, `table`: keywords and table columns around a candidate;
+//! - `custom`: regex and dictionary detectors from rule files;
+//! - [`engine`]: the compiled engine and its specification;
+//! - `scanner`: whole-input and streaming scans.
+
+pub mod category;
+pub mod checksum;
+mod context;
+mod custom;
+pub mod decode;
+mod email;
+pub mod engine;
+mod numbers;
+mod scanner;
+mod table;
+
+use std::fmt;
+use std::sync::Arc;
+
+pub use category::{Builtin, Category, Format};
+pub use custom::Validator;
+pub use engine::{
+    AllowSpec, BuildError, BuiltinSpec, ContextParams, CustomSpec, Engine, EngineSpec, PatternSpec,
+    normalize_value,
+};
+pub use scanner::Scanner;
+
+/// One piece of personal data found in the input.
+///
+/// `Debug` never prints the value: findings end up in logs.
+#[derive(Clone, PartialEq)]
+pub struct Finding {
+    /// Byte offset of the first raw byte, from the start of the input.
+    pub start: u64,
+    /// Byte offset one past the last raw byte.
+    pub end: u64,
+    pub category: Category,
+    /// The id of the detector (rule) that found it.
+    pub detector: Arc<str>,
+    /// The format, for built-in detectors.
+    pub format: Option<Format>,
+    pub confidence: f32,
+    /// The normalised value (digits; phones as `7` + ten digits; e-mails in
+    /// lower case). Personal data: use it for fingerprints and allow-lists,
+    /// never print it.
+    pub value: String,
+}
+
+impl fmt::Debug for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Finding")
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("category", &self.category)
+            .field("detector", &self.detector)
+            .field("confidence", &self.confidence)
+            .field("value", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Finding {
+    /// A masked preview of the raw text, safe to log: digits but the last
+    /// four become `*`; an e-mail keeps its first character and its domain.
+    pub fn preview(&self, raw: &[u8]) -> String {
+        let text = String::from_utf8_lossy(raw);
+        preview(&self.category, &text)
+    }
+}
+
+/// Masks a raw identifier for display. See [`Finding::preview`].
+pub fn preview(category: &Category, text: &str) -> String {
+    if let Category::Email = category {
+        let decoded = decoded_text(text);
+        if let Some((local, domain)) = decoded.split_once('@') {
+            let first: String = local.chars().take(1).collect();
+            return format!("{first}***@{domain}");
+        }
+        return "***".into();
+    }
+    let total = text.chars().filter(char::is_ascii_digit).count();
+    let keep = if total >= 8 { 4 } else { 0 };
+    let mut seen = 0;
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                seen += 1;
+                if seen > total - keep { c } else { '*' }
+            } else if c.is_alphanumeric() {
+                '*'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// The text after the decoding layers.
+pub fn decoded_text(text: &str) -> String {
+    let mut units = Vec::new();
+    decode::decode_range(text.as_bytes(), 0, text.len(), &mut units);
+    units.iter().map(|u| u.ch).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preview_masks() {
+        assert_eq!(
+            preview(&Category::Snils, "112-233-445 95"),
+            "***-***-*45 95"
+        );
+        assert_eq!(preview(&Category::Email, "ivan@mail.ru"), "i***@mail.ru");
+        assert_eq!(preview(&Category::Email, "ivan%40mail.ru"), "i***@mail.ru");
+        assert_eq!(
+            preview(&Category::Passport, "серия 4508 № 123456"),
+            "***** **** № **3456"
+        );
+    }
+
+    #[test]
+    fn debug_redacts_value() {
+        let f = Finding {
+            start: 0,
+            end: 1,
+            category: Category::Snils,
+            detector: Arc::from("snils"),
+            format: None,
+            confidence: 1.0,
+            value: "11223344595".into(),
+        };
+        assert!(!format!("{f:?}").contains("11223344595"));
+    }
+}

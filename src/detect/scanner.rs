@@ -1,0 +1,491 @@
+//! Scanning: one call over a whole input, or a [`Scanner`] fed chunk by
+//! chunk. Both run the same passes over the same bytes and report exactly
+//! the same findings, whatever the chunk boundaries.
+//!
+//! How streaming stays exact: every decision reads a bounded window around
+//! a position (at most [`RAW_WINDOW`] bytes before it, a bounded island or
+//! match after it). When a decision would read past the end of the buffered
+//! bytes and the input has not ended, the pass stops at that position and
+//! waits for more. The buffer keeps [`RAW_WINDOW`] bytes before the lowest
+//! position any pass still needs, so memory stays bounded.
+//!
+//! The hot path looks for *trigger* bytes only: ASCII digits, `@`, and the
+//! first bytes of escapes (`%`, `&`, `\`) and full-width forms. Everything
+//! else is skipped eight bytes at a time.
+
+use super::Finding;
+use super::category::{Builtin, Category, Format};
+use super::context::{Hit, RAW_WINDOW, Scratch};
+use super::custom::CustomState;
+use super::decode::{Step, Unit, unit_at};
+use super::email;
+use super::engine::Engine;
+use super::numbers::{self, Reading, Walk};
+use super::table::{Advance, TableTracker};
+
+/// Findings can start this many bytes before the position a pass has
+/// reached (an e-mail's local part, a `+` before a phone).
+const MAX_BACKWARD: u64 = (RAW_WINDOW / 2 + numbers::MAX_PREFIX) as u64;
+
+#[inline]
+fn is_trigger(b: u8) -> bool {
+    b.is_ascii_digit() || matches!(b, b'@' | b'%' | b'&' | b'\\' | 0xEF | 0xF0)
+}
+
+/// SWAR test: does any byte of `w` need a closer look?
+#[inline]
+fn word_has_trigger(w: u64) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Bytes >= 0x80 are high; only 0xEF and 0xF0 matter among them, but
+    // testing them exactly costs more than a byte-wise look at the rare
+    // word that has 0xEF..0xF0.
+    let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let eq = |b: u8| has_zero(w ^ (LO * u64::from(b)));
+    // Digits: (w & 0xF0) == 0x30 and low nibble <= 9, for ASCII bytes.
+    let ascii = !w & HI;
+    let hi_nib_3 = has_zero((w & (LO * 0xF0)) ^ (LO * 0x30));
+    let low = w & (LO * 0x0F);
+    // low nibble + 6 overflows into bit 4 when low nibble >= 10.
+    let le9 = !((low + LO * 0x06) & (LO * 0x10)) << 3 & HI;
+    let digit = hi_nib_3 & le9 & ascii;
+    digit != 0
+        || eq(b'@') != 0
+        || eq(b'%') != 0
+        || eq(b'&') != 0
+        || eq(b'\\') != 0
+        || eq(0xEF) != 0
+        || eq(0xF0) != 0
+}
+
+/// The next trigger byte at or after `from`.
+#[inline]
+fn next_trigger(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    let n = buf.len();
+    while i + 8 <= n {
+        let w = u64::from_le_bytes([
+            buf[i],
+            buf[i + 1],
+            buf[i + 2],
+            buf[i + 3],
+            buf[i + 4],
+            buf[i + 5],
+            buf[i + 6],
+            buf[i + 7],
+        ]);
+        if word_has_trigger(w) {
+            for (k, &b) in buf[i..i + 8].iter().enumerate() {
+                if is_trigger(b) {
+                    return Some(i + k);
+                }
+            }
+        }
+        i += 8;
+    }
+    buf[i..].iter().position(|&b| is_trigger(b)).map(|k| i + k)
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_'
+}
+
+/// State of the built-in pass between feeds.
+#[derive(Clone, Debug, Default)]
+struct BuiltinState {
+    cursor: u64,
+    prev_word: bool,
+    table: TableTracker,
+}
+
+/// Per-scan working memory.
+#[derive(Default, Debug)]
+struct Work {
+    scratch: Scratch,
+    units: Vec<Unit>,
+    readings: Vec<(usize, Reading)>,
+}
+
+/// The state of one scan: shared by [`Engine::scan`] and [`Scanner`].
+#[derive(Debug)]
+struct Passes {
+    builtin: BuiltinState,
+    custom: Vec<CustomState>,
+    work: Work,
+}
+
+enum Outcome {
+    Done(usize),
+    NeedMore,
+}
+
+impl Passes {
+    fn new(engine: &Engine) -> Passes {
+        Passes {
+            builtin: BuiltinState::default(),
+            custom: vec![CustomState::default(); engine.custom.len()],
+            work: Work::default(),
+        }
+    }
+
+    /// Runs every pass over `buf` (absolute offset `base`).
+    fn run(&mut self, e: &Engine, buf: &[u8], base: u64, eof: bool, out: &mut Vec<Finding>) {
+        self.run_builtin(e, buf, base, eof, out);
+        for (c, st) in e.custom.iter().zip(self.custom.iter_mut()) {
+            let work = &mut self.work;
+            c.run(st, buf, base, eof, &mut |m| {
+                let text = &buf[m.start..m.end];
+                let Some(value) = c.value(text) else { return };
+                if c.allow_list.allows(&value) || e.allow.allows(&value) {
+                    return;
+                }
+                let mut conf = c.confidence;
+                if c.anchors.is_some() {
+                    conf += e.context.keyword_boost;
+                } else if let Some(h) =
+                    e.keywords
+                        .nearest(buf, 0, m.start, e.context.window, &mut work.scratch)
+                {
+                    match h.cue {
+                        super::context::Cue::Custom(_) => conf += e.context.keyword_boost,
+                        super::context::Cue::Noise => conf -= e.context.noise_penalty,
+                        super::context::Cue::Builtin(_) => {}
+                    }
+                }
+                let conf = conf.clamp(0.0, 1.0);
+                if conf >= c.min_confidence {
+                    out.push(Finding {
+                        start: base + m.start as u64,
+                        end: base + m.end as u64,
+                        category: c.category.clone(),
+                        detector: c.id.clone(),
+                        format: None,
+                        confidence: conf,
+                        value,
+                    });
+                }
+            });
+        }
+    }
+
+    /// The lowest absolute offset any pass still needs to read from.
+    fn low_water(&self) -> u64 {
+        let mut low = self.builtin.cursor.min(self.builtin.table.pos);
+        for c in &self.custom {
+            low = low.min(c.cursor);
+        }
+        low
+    }
+
+    /// Every finding that starts before this offset has been produced.
+    fn settled(&self) -> u64 {
+        let mut low = self.builtin.cursor.saturating_sub(MAX_BACKWARD);
+        for c in &self.custom {
+            low = low.min(c.cursor);
+        }
+        low
+    }
+
+    fn run_builtin(
+        &mut self,
+        e: &Engine,
+        buf: &[u8],
+        base: u64,
+        eof: bool,
+        out: &mut Vec<Finding>,
+    ) {
+        let len = buf.len();
+        let mut pos = (self.builtin.cursor.saturating_sub(base) as usize).min(len);
+        loop {
+            let Some(t) = next_trigger(buf, pos) else {
+                if len > pos {
+                    self.builtin.prev_word = is_word_byte(buf[len - 1]);
+                }
+                pos = len;
+                break;
+            };
+            if t > pos {
+                self.builtin.prev_word = is_word_byte(buf[t - 1]);
+            }
+            pos = t;
+            let u = match unit_at(buf, t, eof) {
+                Step::NeedMore => break,
+                Step::End => {
+                    pos = len;
+                    break;
+                }
+                Step::Unit(u) => u,
+            };
+            if u.ch.is_ascii_digit() {
+                match self.island(e, buf, base, t, eof, out) {
+                    Outcome::NeedMore => break,
+                    Outcome::Done(end) => pos = end,
+                }
+            } else if u.ch == '@' {
+                if !e.builtins[Builtin::Email.index()].enabled {
+                    pos = u.end;
+                    continue;
+                }
+                match email::read(buf, 0, u, eof, &mut self.work.units) {
+                    email::Found::NeedMore => break,
+                    email::Found::None => pos = u.end,
+                    email::Found::Email(m) => {
+                        pos = m.end.max(u.end);
+                        let conf = e.confidence[Format::EmailPlain.index()];
+                        let cfg = &e.builtins[Builtin::Email.index()];
+                        if conf >= cfg.min_confidence && !e.allowed(Builtin::Email, &m.value) {
+                            out.push(Finding {
+                                start: base + m.start as u64,
+                                end: base + m.end as u64,
+                                category: Category::Email,
+                                detector: cfg.id.clone(),
+                                format: Some(Format::EmailPlain),
+                                confidence: conf,
+                                value: m.value,
+                            });
+                        }
+                    }
+                }
+                self.builtin.prev_word = false;
+            } else {
+                self.builtin.prev_word = u.ch.is_ascii_alphabetic() || u.ch == '_';
+                pos = u.end;
+            }
+        }
+        self.builtin.cursor = base + pos as u64;
+        // Keep the table tracker level with the cursor.
+        let _ = self
+            .builtin
+            .table
+            .advance(buf, base, self.builtin.cursor, eof, &e.keywords);
+    }
+
+    /// Handles the island starting at digit `t`.
+    fn island(
+        &mut self,
+        e: &Engine,
+        buf: &[u8],
+        base: u64,
+        t: usize,
+        eof: bool,
+        out: &mut Vec<Finding>,
+    ) -> Outcome {
+        let isl = match numbers::walk(buf, 0, t, eof, self.builtin.prev_word) {
+            Walk::NeedMore => return Outcome::NeedMore,
+            Walk::Island(isl) => isl,
+        };
+        self.builtin.prev_word = false;
+        let total: usize = isl.groups[..isl.n].iter().map(|g| g.len as usize).sum();
+        if total < 10 {
+            return Outcome::Done(isl.end);
+        }
+        let readings = &mut self.work.readings;
+        readings.clear();
+        for i in 0..isl.n {
+            numbers::readings(&isl, i, e.year2, &mut |r| {
+                if e.builtins[r.format.builtin().index()].enabled {
+                    readings.push((i, r));
+                }
+            });
+        }
+        if readings.is_empty() {
+            return Outcome::Done(isl.end);
+        }
+        // Context, once per island.
+        if let Advance::NeedMore =
+            self.builtin
+                .table
+                .advance(buf, base, base + t as u64, eof, &e.keywords)
+        {
+            return Outcome::NeedMore;
+        }
+        let ctx_pos = isl.plus.unwrap_or(t);
+        let hit = e
+            .keywords
+            .nearest(buf, 0, ctx_pos, e.context.window, &mut self.work.scratch);
+        let cue = match (hit, self.builtin.table.current()) {
+            (Some(h), Some((col, cell))) if base + (h.raw_start as u64) < cell => Some(Hit {
+                cue: col,
+                distance: 0,
+                raw_start: h.raw_start,
+            }),
+            (None, Some((col, _))) => Some(Hit {
+                cue: col,
+                distance: 0,
+                raw_start: t,
+            }),
+            (h, _) => h,
+        };
+        let mut i = 0;
+        while i < isl.n {
+            let mut best: Option<(f32, Reading)> = None;
+            for (_, r) in self.work.readings.iter().filter(|(g, _)| *g == i) {
+                let b = r.format.builtin();
+                let score = e.score(r.format, cue);
+                if score < e.builtins[b.index()].min_confidence {
+                    continue;
+                }
+                let better = match &best {
+                    None => true,
+                    Some((s, br)) => score > *s || (score == *s && r.groups > br.groups),
+                };
+                if better {
+                    best = Some((score, *r));
+                }
+            }
+            match best {
+                Some((score, r)) => {
+                    let b = r.format.builtin();
+                    let value = r.value_str();
+                    if !e.allowed(b, &value) {
+                        out.push(Finding {
+                            start: base + r.start as u64,
+                            end: base + r.end as u64,
+                            category: b.category(),
+                            detector: e.builtins[b.index()].id.clone(),
+                            format: Some(r.format),
+                            confidence: score,
+                            value,
+                        });
+                    }
+                    i += r.groups as usize;
+                }
+                None => i += 1,
+            }
+        }
+        Outcome::Done(isl.end)
+    }
+}
+
+fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        (a.start, a.end, &a.category, &a.detector).cmp(&(b.start, b.end, &b.category, &b.detector))
+    });
+}
+
+impl Engine {
+    /// Scans a whole input at once.
+    pub fn scan(&self, input: &[u8]) -> Vec<Finding> {
+        let mut passes = Passes::new(self);
+        let mut out = Vec::new();
+        passes.run(self, input, 0, true, &mut out);
+        sort(&mut out);
+        out
+    }
+
+    /// Starts a streaming scan.
+    pub fn scanner(&self) -> Scanner<'_> {
+        Scanner {
+            engine: self,
+            passes: Passes::new(self),
+            buf: Vec::new(),
+            base: 0,
+            pending: Vec::new(),
+            done: false,
+        }
+    }
+}
+
+/// A streaming scan: feed chunks, then [`finish`](Scanner::finish).
+///
+/// Findings come out in order of their start, each once, with absolute
+/// offsets into the whole stream. Memory is bounded by the chunk size plus a
+/// fixed window.
+#[derive(Debug)]
+pub struct Scanner<'e> {
+    engine: &'e Engine,
+    passes: Passes,
+    buf: Vec<u8>,
+    base: u64,
+    pending: Vec<Finding>,
+    done: bool,
+}
+
+impl Scanner<'_> {
+    /// Scans the next chunk; appends findings that are final to `out`.
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Finding>) {
+        if self.done {
+            return;
+        }
+        self.buf.extend_from_slice(chunk);
+        self.passes
+            .run(self.engine, &self.buf, self.base, false, &mut self.pending);
+        self.release(out);
+        // Drop what no pass will read again.
+        let keep_from = self
+            .passes
+            .low_water()
+            .saturating_sub(RAW_WINDOW as u64)
+            .max(self.base);
+        let drop = (keep_from - self.base) as usize;
+        if drop > 0 {
+            self.buf.drain(..drop);
+            self.base = keep_from;
+        }
+    }
+
+    /// Ends the input; appends the remaining findings to `out`.
+    pub fn finish(&mut self, out: &mut Vec<Finding>) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        self.passes
+            .run(self.engine, &self.buf, self.base, true, &mut self.pending);
+        sort(&mut self.pending);
+        out.append(&mut self.pending);
+        self.buf.clear();
+    }
+
+    /// Every finding that starts before this absolute offset has already
+    /// been returned. Bytes before it can be released downstream once their
+    /// findings are acted on.
+    pub fn settled(&self) -> u64 {
+        if self.done {
+            u64::MAX
+        } else {
+            self.passes.settled()
+        }
+    }
+
+    /// Bytes held for look-behind and unfinished candidates.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn release(&mut self, out: &mut Vec<Finding>) {
+        let settled = self.passes.settled();
+        sort(&mut self.pending);
+        let n = self.pending.partition_point(|f| f.start < settled);
+        out.extend(self.pending.drain(..n));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swar_matches_bytewise() {
+        for b in 0..=255u8 {
+            for lane in 0..8 {
+                let mut w = [b'x'; 8];
+                w[lane] = b;
+                let got = word_has_trigger(u64::from_le_bytes(w));
+                assert_eq!(got, is_trigger(b), "byte {b:#x} lane {lane}");
+            }
+        }
+        assert!(!word_has_trigger(u64::from_le_bytes(*b"abcdefgh")));
+        assert!(!word_has_trigger(u64::from_le_bytes(
+            "привет".as_bytes()[..8].try_into().unwrap()
+        )));
+    }
+
+    #[test]
+    fn next_trigger_finds_first() {
+        let s = b"abcdefghijklmnop7qrs";
+        assert_eq!(next_trigger(s, 0), Some(16));
+        assert_eq!(next_trigger(b"abc", 0), None);
+        assert_eq!(next_trigger(b"a%c", 0), Some(1));
+    }
+}

@@ -1,0 +1,240 @@
+//! HTML table columns as context.
+//!
+//! An admin export lists patients in a table whose header row says
+//! «СНИЛС», «Полис ОМС», «Карта оплаты», far from the cells themselves. The
+//! tracker follows `<table>`, `<tr>`, `<td>`/`<th>` tags as the scanner
+//! passes them, remembers what each header cell announces (as a keyword
+//! [`Cue`]), and tells which column a candidate sits in.
+//!
+//! It reads only tags that start with `<t` or `</t`, found with `memchr`,
+//! and keeps a fixed amount of state, so it streams in bounded memory.
+
+use memchr::memchr_iter;
+
+use super::context::{Cue, KeywordIndex};
+
+const MAX_COLUMNS: usize = 48;
+const MAX_TAG: usize = 512;
+const MAX_LABEL: usize = 96;
+
+#[derive(Clone, Debug)]
+pub struct TableTracker {
+    /// Absolute offset up to which tags have been read.
+    pub pos: u64,
+    in_table: bool,
+    row: i32,
+    col: i32,
+    /// Absolute offset of the start of the current cell, while in one.
+    cell_start: Option<u64>,
+    labels: [Option<Cue>; MAX_COLUMNS],
+}
+
+impl Default for TableTracker {
+    fn default() -> Self {
+        TableTracker {
+            pos: 0,
+            in_table: false,
+            row: -1,
+            col: -1,
+            cell_start: None,
+            labels: [None; MAX_COLUMNS],
+        }
+    }
+}
+
+/// Outcome of advancing the tracker.
+pub enum Advance {
+    Done,
+    NeedMore,
+}
+
+impl TableTracker {
+    /// The column label of the cell at the tracker's position, with the
+    /// cell's absolute start.
+    pub fn current(&self) -> Option<(Cue, u64)> {
+        let start = self.cell_start?;
+        if !self.in_table || self.row < 1 {
+            return None;
+        }
+        let col = usize::try_from(self.col).ok()?;
+        self.labels.get(col).copied().flatten().map(|c| (c, start))
+    }
+
+    /// Reads the tags in `buf` from the tracker's position up to absolute
+    /// offset `until`. `base` is the absolute offset of `buf[0]`.
+    pub fn advance(
+        &mut self,
+        buf: &[u8],
+        base: u64,
+        until: u64,
+        eof: bool,
+        keywords: &KeywordIndex,
+    ) -> Advance {
+        let from = (self.pos.saturating_sub(base)) as usize;
+        let to = (until.saturating_sub(base) as usize).min(buf.len());
+        if from >= to {
+            return Advance::Done;
+        }
+        for i in memchr_iter(b'<', &buf[from..to]) {
+            let at = from + i;
+            match self.tag(buf, at, eof, keywords, base) {
+                Some(()) => {}
+                None => {
+                    self.pos = base + at as u64;
+                    return Advance::NeedMore;
+                }
+            }
+        }
+        self.pos = base + to as u64;
+        Advance::Done
+    }
+
+    /// Handles the tag at `buf[at] == '<'`. `None` means more bytes are needed.
+    fn tag(
+        &mut self,
+        buf: &[u8],
+        at: usize,
+        eof: bool,
+        keywords: &KeywordIndex,
+        base: u64,
+    ) -> Option<()> {
+        let rest = &buf[at + 1..];
+        let (closing, name) = match rest.first() {
+            Some(b'/') => (true, &rest[1..]),
+            Some(_) => (false, rest),
+            None if eof => return Some(()),
+            None => return None,
+        };
+        let name_len = name
+            .iter()
+            .position(|b| !b.is_ascii_alphanumeric())
+            .unwrap_or(name.len());
+        if name_len == name.len() && !eof {
+            // The name may go on: wait only if it could still be ours.
+            let partial = name.to_ascii_lowercase();
+            let ours = ["td", "th", "tr", "table"]
+                .iter()
+                .any(|t| t.as_bytes().starts_with(&partial));
+            return if ours { None } else { Some(()) };
+        }
+        let kind = match name[..name_len].to_ascii_lowercase().as_slice() {
+            b"td" => Tag::Cell,
+            b"th" => Tag::HeaderCell,
+            b"tr" => Tag::Row,
+            b"table" => Tag::Table,
+            _ => return Some(()),
+        };
+        if closing {
+            match kind {
+                Tag::Table => {
+                    self.in_table = false;
+                    self.cell_start = None;
+                }
+                _ => self.cell_start = None,
+            }
+            return Some(());
+        }
+        match kind {
+            Tag::Table => {
+                self.in_table = true;
+                self.row = -1;
+                self.col = -1;
+                self.cell_start = None;
+                self.labels = [None; MAX_COLUMNS];
+            }
+            Tag::Row => {
+                self.row = self.row.saturating_add(1);
+                self.col = -1;
+                self.cell_start = None;
+            }
+            Tag::Cell | Tag::HeaderCell => {
+                self.col = self.col.saturating_add(1);
+                self.cell_start = Some(base + at as u64);
+                let header = self.row <= 0 || matches!(kind, Tag::HeaderCell);
+                if header && self.in_table {
+                    let label = label_after(buf, at, eof)?;
+                    if let Ok(col) = usize::try_from(self.col) {
+                        if col < MAX_COLUMNS {
+                            self.labels[col] = label.and_then(|t| keywords.classify(t));
+                        }
+                    }
+                    if self.row < 0 {
+                        self.row = 0;
+                    }
+                }
+            }
+        }
+        Some(())
+    }
+}
+
+enum Tag {
+    Table,
+    Row,
+    Cell,
+    HeaderCell,
+}
+
+/// The text of a header cell: after the tag's `>`, up to the next `<`.
+/// `None` means more bytes are needed; `Some(None)`, no usable label.
+fn label_after(buf: &[u8], at: usize, eof: bool) -> Option<Option<&str>> {
+    let window = &buf[at..buf.len().min(at + MAX_TAG + MAX_LABEL)];
+    let Some(gt) = memchr::memchr(b'>', &window[..window.len().min(MAX_TAG)]) else {
+        return if window.len() < MAX_TAG && !eof {
+            None
+        } else {
+            Some(None)
+        };
+    };
+    let text = &window[gt + 1..];
+    let end = memchr::memchr(b'<', text);
+    let text = match end {
+        Some(e) => &text[..e],
+        None if text.len() < MAX_LABEL && !eof => return None,
+        None => &text[..text.len().min(MAX_LABEL)],
+    };
+    Some(std::str::from_utf8(text).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::category::Builtin;
+
+    #[test]
+    fn columns_follow_header_row() {
+        let kw = KeywordIndex::new(&[
+            ("полис".into(), Cue::Builtin(Builtin::Oms)),
+            ("карта".into(), Cue::Builtin(Builtin::Card)),
+        ])
+        .unwrap();
+        let html = "<table><thead><tr><td>№</td><td>Полис ОМС</td><td>Карта оплаты</td></tr></thead>\
+                    <tbody><tr><td>1</td><td>X</td><td>Y";
+        let mut t = TableTracker::default();
+        let x = html.find('X').unwrap() as u64;
+        assert!(matches!(
+            t.advance(html.as_bytes(), 0, x, true, &kw),
+            Advance::Done
+        ));
+        assert_eq!(t.current().map(|c| c.0), Some(Cue::Builtin(Builtin::Oms)));
+        let y = html.find('Y').unwrap() as u64;
+        t.advance(html.as_bytes(), 0, y, true, &kw);
+        assert_eq!(t.current().map(|c| c.0), Some(Cue::Builtin(Builtin::Card)));
+        let end = "</td></tr></tbody></table><p>Z";
+        let all = format!("{html}{end}");
+        t.advance(all.as_bytes(), 0, all.len() as u64, true, &kw);
+        assert_eq!(t.current(), None, "outside the table");
+    }
+
+    #[test]
+    fn split_tag_needs_more() {
+        let kw = KeywordIndex::new(&[]).unwrap();
+        let mut t = TableTracker::default();
+        let part = b"<table><tr><t";
+        assert!(matches!(
+            t.advance(part, 0, part.len() as u64, false, &kw),
+            Advance::NeedMore
+        ));
+        assert_eq!(t.pos, 11);
+    }
+}

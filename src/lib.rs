@@ -1,0 +1,25 @@
+//! Zaslon («заслон», a barrier): a privacy proxy that finds Russian personal
+//! data (SNILS, INN, passport, phone, e-mail, card, OMS policy and more) in
+//! web traffic and enforces the operator's privacy policy on it.
+//!
+//! # Layout
+//!
+//! The direction of dependencies shows in the module names:
+//! `detect` ← `rules` ← `cli` (and, as they arrive, `policy` ← `proxy`).
+//!
+//! - [`detect`]: the detection engine. Pure: bytes in, findings out; no I/O.
+//!   Decoding layers, checksums, context, streaming.
+//! - [`rules`]: rule files (YAML) compiled into an engine, with positioned
+//!   errors and in-file examples. The default Russian rule set is built in.
+//! - [`cli`]: the command line (`zaslon scan`, `zaslon rules`).
+//!
+//! ```
+//! let engine = zaslon::rules::default_engine().unwrap();
+//! let found = engine.scan("Телефон: +7 (999) 123-45-67".as_bytes());
+//! assert_eq!(found[0].category.as_str(), "phone");
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod detect;
+pub mod rules;

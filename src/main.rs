@@ -1,0 +1,6 @@
+//! The `zaslon` binary: see `zaslon --help`.
+#![forbid(unsafe_code)]
+
+fn main() -> std::process::ExitCode {
+    zaslon::cli::main()
+}
