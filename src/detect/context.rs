@@ -155,6 +155,12 @@ fn field_start(units: &[Unit]) -> usize {
                     return i + 1;
                 }
             }
+            '>' if i >= 4 => {
+                let w: String = units[i - 4..i].iter().map(|u| u.ch).collect();
+                if w.eq_ignore_ascii_case("</td") || w.eq_ignore_ascii_case("</dd") {
+                    return i + 1;
+                }
+            }
             ';' if i >= 9 => {
                 let w: String = units[i - 9..i].iter().map(|u| u.ch).collect();
                 if w.eq_ignore_ascii_case("form-data") {
@@ -175,7 +181,9 @@ fn word_start(units: &[Unit], i: usize) -> bool {
     }
     let prev = units[i - 1].ch;
     let cur = units[i].ch;
-    !prev.is_alphanumeric() || (prev.is_lowercase() && cur.is_uppercase())
+    // After `@` or `.` a word is part of an address or a name (`mail.ru`).
+    (!prev.is_alphanumeric() && prev != '@' && prev != '.')
+        || (prev.is_lowercase() && cur.is_uppercase())
 }
 
 #[cfg(test)]
@@ -220,12 +228,17 @@ mod tests {
     fn keywords_stay_in_their_field() {
         assert_eq!(near("WEB_FORM_ID=7&form_text_51="), None);
         assert_eq!(near("'ilin@почта.рф', '"), None);
-        assert_eq!(near("\"snils\":\"1\",\"x\":\""), None);
+        assert_eq!(near("\"СНИЛС\":\"1\",\"x\":\""), None);
         assert_eq!(
             near("СНИЛС 53435100245, "),
             Some(Cue::Builtin(Builtin::Snils))
         );
-        assert_eq!(near("\"snils\": \""), Some(Cue::Builtin(Builtin::Snils)));
+        assert_eq!(near("\"СНИЛС\": \""), Some(Cue::Builtin(Builtin::Snils)));
+        assert_eq!(near("<td>СНИЛС</td><td>x</td><td>"), None);
+        assert_eq!(
+            near("<th>СНИЛС</th><td>"),
+            Some(Cue::Builtin(Builtin::Snils))
+        );
     }
 
     #[test]

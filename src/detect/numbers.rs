@@ -84,7 +84,22 @@ fn plus_before(buf: &[u8], lo: usize, pos: usize) -> Option<usize> {
     const FORMS: [&[u8]; 9] = [
         b"+", b"%2B", b"%2b", b"&#43;", b"&#x2B;", b"&#x2b;", b"&plus;", b"\\u002B", b"\\u002b",
     ];
-    let head = &buf[lo..pos];
+    // Invisible characters between the sign and the digit do not count.
+    const INVISIBLE: [&[u8]; 8] = [
+        "\u{200B}".as_bytes(),
+        "\u{200C}".as_bytes(),
+        "\u{200D}".as_bytes(),
+        "\u{AD}".as_bytes(),
+        "\u{2060}".as_bytes(),
+        "\u{FEFF}".as_bytes(),
+        b"&#8203;",
+        b"&shy;",
+    ];
+    let mut head = &buf[lo..pos];
+    while let Some(f) = INVISIBLE.iter().find(|f| head.ends_with(f)) {
+        head = &head[..head.len() - f.len()];
+    }
+    let pos = lo + head.len();
     FORMS
         .iter()
         .chain(std::iter::once(&"\u{FF0B}".as_bytes()))
@@ -275,7 +290,7 @@ impl Reading {
 }
 
 const PHONE_SEPS: u8 = sep::SPACE | sep::DASH | sep::OPEN | sep::CLOSE | sep::PLUS | sep::DOT;
-const PLAIN_SEPS: u8 = sep::SPACE | sep::DASH | sep::PLUS;
+const PLAIN_SEPS: u8 = sep::SPACE | sep::DASH | sep::PLUS | sep::DOT;
 const PASSPORT_SEPS: u8 = sep::SPACE | sep::DASH | sep::PLUS | sep::SIGN | sep::FIELD;
 
 /// Calls `emit` with every reading of the groups starting at `i`.
@@ -487,6 +502,8 @@ mod tests {
             ("112-233-445 96", &[]),
             ("0.123456789047", &[]),
             ("ID123456789047", &[]),
+            ("112.233.445.95", &[SnilsGrouped]),
+            ("+\u{200B}7\u{200B}9991234567", &[PhoneInternational]),
             ("123456789047abc", &[]),
         ];
         for (input, want) in cases {
