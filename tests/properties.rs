@@ -1,0 +1,320 @@
+//! Property tests of the detection engine: valid identifiers in random
+//! text are found, off-by-one check digits are not, any split of the input
+//! gives the same findings, and no input makes it panic.
+
+use proptest::prelude::*;
+use zaslon::detect::{Engine, Finding};
+use zaslon::rules;
+
+fn engine() -> &'static Engine {
+    use std::sync::OnceLock;
+    static E: OnceLock<Engine> = OnceLock::new();
+    E.get_or_init(|| rules::default_engine().unwrap())
+}
+
+fn snils_check(d: &[u8]) -> u32 {
+    let s: u32 = d
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| u32::from(x) * (9 - i as u32))
+        .sum();
+    match s {
+        0..=99 => s,
+        100 | 101 => 0,
+        _ => s % 101 % 100,
+    }
+}
+
+fn mod11(d: &[u8], w: &[u32]) -> u8 {
+    (d.iter()
+        .zip(w)
+        .map(|(&x, &w)| u32::from(x) * w)
+        .sum::<u32>()
+        % 11
+        % 10) as u8
+}
+
+fn luhn_digit(body: &[u8]) -> u8 {
+    let s: u32 = body
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &x)| {
+            let x = u32::from(x);
+            if i % 2 == 0 {
+                let y = x * 2;
+                if y > 9 { y - 9 } else { y }
+            } else {
+                x
+            }
+        })
+        .sum();
+    ((10 - s % 10) % 10) as u8
+}
+
+fn s(d: &[u8]) -> String {
+    d.iter().map(|&x| char::from(b'0' + x)).collect()
+}
+
+/// A valid identifier, its text, its category, and the same text with the
+/// last check digit off by one.
+#[derive(Debug, Clone)]
+struct Id {
+    text: String,
+    bad: String,
+    category: &'static str,
+    keyword: &'static str,
+}
+
+fn bump_last(t: &str) -> String {
+    let mut v: Vec<char> = t.chars().collect();
+    let i = v.iter().rposition(char::is_ascii_digit).unwrap();
+    v[i] = char::from(b'0' + ((v[i] as u8 - b'0' + 1) % 10));
+    v.into_iter().collect()
+}
+
+fn id_strategy() -> impl Strategy<Value = Id> {
+    let digits = |n: usize| proptest::collection::vec(0u8..10, n);
+    prop_oneof![
+        digits(9)
+            .prop_filter("issued with checksum", |d| d
+                .iter()
+                .fold(0u32, |a, &x| a * 10 + u32::from(x))
+                > 1_001_998)
+            .prop_map(|d| {
+                let c = snils_check(&d);
+                let t = format!("{}-{}-{} {:02}", s(&d[..3]), s(&d[3..6]), s(&d[6..9]), c);
+                Id {
+                    bad: bump_last(&t),
+                    text: t,
+                    category: "snils",
+                    keyword: "СНИЛС",
+                }
+            }),
+        digits(10)
+            .prop_filter("not all zero", |d| d.iter().any(|&x| x != 0))
+            .prop_map(|mut d| {
+                d.push(mod11(&d, &[7, 2, 4, 10, 3, 5, 9, 4, 6, 8]));
+                d.push(mod11(&d, &[3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8]));
+                let t = s(&d);
+                Id {
+                    bad: bump_last(&t),
+                    text: t,
+                    category: "inn",
+                    keyword: "ИНН",
+                }
+            }),
+        (0u8..5, digits(11)).prop_map(|(p, mut d)| {
+            let mut body = vec![2, 2, 0, p];
+            body.append(&mut d);
+            body.push(luhn_digit(&body));
+            let t = format!(
+                "{} {} {} {}",
+                s(&body[..4]),
+                s(&body[4..8]),
+                s(&body[8..12]),
+                s(&body[12..])
+            );
+            Id {
+                bad: bump_last(&t),
+                text: t,
+                category: "card",
+                keyword: "карта",
+            }
+        }),
+        digits(15).prop_map(|mut d| {
+            d.push(luhn_digit(&d));
+            let t = s(&d);
+            Id {
+                bad: bump_last(&t),
+                text: t,
+                category: "oms",
+                keyword: "полис ОМС",
+            }
+        }),
+        (prop::sample::select(vec![3u8, 4, 8, 9]), digits(9)).prop_map(|(first, d)| {
+            let t = format!(
+                "+7 ({}{}) {}-{}-{}",
+                first,
+                s(&d[..2]),
+                s(&d[2..5]),
+                s(&d[5..7]),
+                s(&d[7..])
+            );
+            // A phone has no check digit: its look-alike is a Kazakh number.
+            let bad = format!(
+                "+7 (7{}) {}-{}-{}",
+                s(&d[..2]),
+                s(&d[2..5]),
+                s(&d[5..7]),
+                s(&d[7..])
+            );
+            Id {
+                text: t,
+                bad,
+                category: "phone",
+                keyword: "тел.",
+            }
+        }),
+    ]
+}
+
+/// Surrounding text: words, punctuation and markup, no digits.
+fn filler() -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        prop::sample::select(vec![
+            "пациент",
+            " ",
+            "<p>",
+            "</p>",
+            ", ",
+            "данные",
+            "\n",
+            "<td>",
+            "&nbsp;",
+            "запись",
+            "«",
+            "»",
+            "приём",
+            "врач",
+            ": ",
+        ]),
+        0..8,
+    )
+    .prop_map(|v| v.concat())
+}
+
+fn stream(e: &Engine, input: &[u8], cuts: &[usize]) -> Vec<Finding> {
+    let mut sc = e.scanner();
+    let mut out = Vec::new();
+    let mut prev = 0;
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    cuts.sort_unstable();
+    for c in cuts {
+        sc.feed(&input[prev..c], &mut out);
+        prev = c;
+    }
+    sc.feed(&input[prev..], &mut out);
+    sc.finish(&mut out);
+    out
+}
+
+/// Text built from pieces that exercise every layer.
+fn mixed_text() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        id_strategy().prop_map(|i| format!("{} {}", i.keyword, i.text)),
+        filler(),
+        Just("ivan.petrov@mail.ru".to_string()),
+        Just("%2B7%20999%20123-45-67&snils=112-233-445%2095".to_string()),
+        Just("&#49;&#49;&#50;-233-445&nbsp;95".to_string()),
+        Just("\\u0031\\u0031\\u0032-233-445 95".to_string()),
+        Just(
+            "<table><tr><th>Полис ОМС</th></tr><tr><td>6011096017222623</td></tr></table>"
+                .to_string()
+        ),
+        Just(r#"{"series": "4508", "number": "496087"}"#.to_string()),
+        Just("Диагноз: C50.1".to_string()),
+        Just("１１２-２３３-４４５ ９５".to_string()),
+        "[0-9 ()+-]{0,20}",
+    ];
+    proptest::collection::vec(piece, 0..12).prop_map(|v| v.concat().into_bytes())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    #[test]
+    fn valid_identifiers_are_found(id in id_strategy(), pre in filler(), post in filler()) {
+        let text = format!("{pre}{} {}{post}", id.keyword, id.text);
+        let found = engine().scan(text.as_bytes());
+        let start = pre.len() + id.keyword.len() + 1;
+        let end = start + id.text.len();
+        prop_assert!(
+            found.iter().any(|f| f.category.as_str() == id.category && f.start as usize == start && f.end as usize == end),
+            "{} not found exactly at {start}..{end}: {found:?}", id.category
+        );
+    }
+
+    #[test]
+    fn off_by_one_is_not_found(id in id_strategy(), pre in filler(), post in filler()) {
+        let text = format!("{pre}{} {}{post}", id.keyword, id.bad);
+        let found = engine().scan(text.as_bytes());
+        prop_assert!(
+            !found.iter().any(|f| f.category.as_str() == id.category),
+            "{} found in an invalid value: {found:?}", id.category
+        );
+    }
+
+    #[test]
+    fn any_split_gives_the_same_findings(text in mixed_text(), cuts in proptest::collection::vec(any::<usize>(), 0..16)) {
+        let e = engine();
+        let whole = e.scan(&text);
+        prop_assert_eq!(stream(e, &text, &cuts), whole);
+    }
+
+    #[test]
+    fn byte_by_byte_gives_the_same_findings(text in mixed_text()) {
+        let e = engine();
+        let cuts: Vec<usize> = (0..text.len()).collect();
+        prop_assert_eq!(stream(e, &text, &cuts), e.scan(&text));
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048), cuts in proptest::collection::vec(any::<usize>(), 0..8)) {
+        let e = engine();
+        let whole = e.scan(&bytes);
+        for f in &whole {
+            prop_assert!(f.start < f.end && f.end as usize <= bytes.len());
+        }
+        prop_assert_eq!(stream(e, &bytes, &cuts), whole);
+    }
+}
+
+#[test]
+fn streaming_memory_is_bounded() {
+    // 16 MiB of page-like text with identifiers, fed in 8 KiB chunks:
+    // the scanner holds a fixed window, not the input.
+    let page = "<tr><td>Пациент</td><td>СНИЛС 112-233-445 95</td><td>+7 (999) 123-45-67</td><td>ivan@mail.ru</td></tr>\n"
+        .repeat(64);
+    let e = engine();
+    let mut sc = e.scanner();
+    let mut out = Vec::new();
+    let mut max_held = 0;
+    let mut total = 0usize;
+    let chunk = page.as_bytes().chunks(8192).collect::<Vec<_>>();
+    for _ in 0..(16 << 20) / page.len() {
+        for c in &chunk {
+            sc.feed(c, &mut out);
+            total += c.len();
+            max_held = max_held.max(sc.buffered());
+        }
+        out.clear();
+    }
+    sc.finish(&mut out);
+    assert!(total > 16_000_000);
+    assert!(max_held < 8192 + 4096, "held {max_held} bytes");
+}
+
+#[test]
+fn settled_offset_is_honest() {
+    // Every finding returned after `settled()` reached X starts at or after X.
+    let e = engine();
+    let text = "x ".repeat(100) + "ivan@mail.ru СНИЛС 112-233-445 95 +7 999 123 45 67";
+    let mut sc = e.scanner();
+    let mut out = Vec::new();
+    let mut settled = 0;
+    for b in text.as_bytes().chunks(3) {
+        let before = out.len();
+        sc.feed(b, &mut out);
+        for f in &out[before..] {
+            assert!(
+                f.start >= settled,
+                "finding at {} after settling {settled}",
+                f.start
+            );
+        }
+        settled = sc.settled();
+    }
+    sc.finish(&mut out);
+    assert_eq!(out.len(), 3);
+}
