@@ -130,6 +130,8 @@ pub fn case_variants(term: &str) -> Vec<String> {
         cap.extend(c.to_uppercase());
         cap.push_str(chars.as_str());
     }
+    // ASCII words also get every first-letter case, since the automaton
+    // matches bytes exactly (which keeps its SIMD prefilter).
     let mut v = vec![term.to_string(), lower, upper, cap];
     v.sort();
     v.dedup();
@@ -152,7 +154,6 @@ pub fn compile_terms(terms: &[String]) -> Result<(AhoCorasick, usize), String> {
     let max = pats.iter().map(String::len).max().unwrap_or(1);
     let ac = AhoCorasickBuilder::new()
         .match_kind(MatchKind::LeftmostLongest)
-        .ascii_case_insensitive(true)
         .build(&pats)
         .map_err(|e| format!("cannot compile terms: {e}"))?;
     Ok((ac, max))
@@ -217,6 +218,10 @@ impl Custom {
                     };
                     break;
                 };
+                if char_before(buf, h.start()).is_some_and(is_word_char) {
+                    at = h.start() + 1;
+                    continue;
+                }
                 let win_end = h.end() + self.window + need;
                 if win_end > len && !eof {
                     at = h.start();
@@ -328,5 +333,7 @@ mod tests {
         let v = case_variants("Меланома");
         assert!(v.contains(&"меланома".to_string()));
         assert!(v.contains(&"МЕЛАНОМА".to_string()));
+        let (ac, _) = compile_terms(&["icd".to_string()]).unwrap();
+        assert!(ac.is_match("ICD-10") && ac.is_match("Icd") && ac.is_match("icd"));
     }
 }

@@ -74,10 +74,22 @@ pub struct Island {
     pub end: usize,
 }
 
-pub enum Walk {
-    Island(Box<Island>),
-    NeedMore,
+impl Default for Island {
+    fn default() -> Self {
+        Island {
+            groups: [Group::default(); MAX_GROUPS],
+            n: 0,
+            digits: [0; MAX_DIGITS],
+            plus: None,
+            left_glued: false,
+            right_glued: false,
+            end: 0,
+        }
+    }
 }
+
+/// More bytes are needed to finish the island.
+pub struct NeedMore;
 
 /// Checks for a `+` written in any encoding right before `pos`.
 fn plus_before(buf: &[u8], lo: usize, pos: usize) -> Option<usize> {
@@ -178,16 +190,20 @@ fn field_jump(buf: &[u8], pos: usize, eof: bool) -> Result<Option<usize>, ()> {
 }
 
 /// Walks the island that starts with the digit at `start`.
-pub fn walk(buf: &[u8], lo: usize, start: usize, eof: bool, left_glued: bool) -> Walk {
-    let mut isl = Box::new(Island {
-        groups: [Group::default(); MAX_GROUPS],
-        n: 0,
-        digits: [0; MAX_DIGITS],
-        plus: plus_before(buf, lo, start),
-        left_glued,
-        right_glued: false,
-        end: start,
-    });
+/// The island is written into `isl`, which is reused across calls.
+pub fn walk(
+    buf: &[u8],
+    lo: usize,
+    start: usize,
+    eof: bool,
+    left_glued: bool,
+    isl: &mut Island,
+) -> Result<(), NeedMore> {
+    isl.n = 0;
+    isl.plus = plus_before(buf, lo, start);
+    isl.left_glued = left_glued;
+    isl.right_glued = false;
+    isl.end = start;
     let cap = start + MAX_RAW;
     let mut nd = 0usize;
     let mut pending = Sep::default();
@@ -198,7 +214,7 @@ pub fn walk(buf: &[u8], lo: usize, start: usize, eof: bool, left_glued: bool) ->
             break;
         }
         let u = match unit_at(buf, pos, eof) {
-            Step::NeedMore => return Walk::NeedMore,
+            Step::NeedMore => return Err(NeedMore),
             Step::End => break,
             Step::Unit(u) => u,
         };
@@ -245,12 +261,12 @@ pub fn walk(buf: &[u8], lo: usize, start: usize, eof: bool, left_glued: bool) ->
             '.' => (sep::DOT, u.end),
             '№' | '#' => (sep::SIGN, u.end),
             c if c.is_alphabetic() && !isl.right_glued => match connector(buf, pos, eof) {
-                Err(()) => return Walk::NeedMore,
+                Err(()) => return Err(NeedMore),
                 Ok(Some(end)) => (sep::SIGN, end),
                 Ok(None) => break,
             },
             '"' if was_digit && nd == 4 => match field_jump(buf, pos, eof) {
-                Err(()) => return Walk::NeedMore,
+                Err(()) => return Err(NeedMore),
                 Ok(Some(end)) => (sep::FIELD, end),
                 Ok(None) => break,
             },
@@ -263,7 +279,7 @@ pub fn walk(buf: &[u8], lo: usize, start: usize, eof: bool, left_glued: bool) ->
         pending.units += 1;
         pos = next;
     }
-    Walk::Island(isl)
+    Ok(())
 }
 
 /// One way to read a run of groups.
@@ -453,9 +469,8 @@ mod tests {
         let k = units.iter().position(|u| u.ch.is_ascii_digit()).unwrap();
         let start = units[k].start;
         let glued = k > 0 && units[k - 1].ch.is_ascii_alphabetic();
-        let Walk::Island(isl) = walk(buf, 0, start, true, glued) else {
-            panic!("need more at eof")
-        };
+        let mut isl = Island::default();
+        assert!(walk(buf, 0, start, true, glued, &mut isl).is_ok(), "need more at eof");
         let mut out = Vec::new();
         // Like the scanner: readings at a group consume it and its run.
         let mut i = 0;

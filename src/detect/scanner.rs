@@ -20,7 +20,7 @@ use super::custom::CustomState;
 use super::decode::{Step, Unit, unit_at};
 use super::email;
 use super::engine::Engine;
-use super::numbers::{self, Reading, Walk};
+use super::numbers::{self, Island, Reading};
 use super::table::{Advance, TableTracker};
 
 /// Findings can start this many bytes before the position a pass has
@@ -104,6 +104,7 @@ struct Work {
     scratch: Scratch,
     units: Vec<Unit>,
     readings: Vec<(usize, Reading)>,
+    island: Island,
 }
 
 /// The state of one scan: shared by [`Engine::scan`] and [`Scanner`].
@@ -270,10 +271,11 @@ impl Passes {
         eof: bool,
         out: &mut Vec<Finding>,
     ) -> Outcome {
-        let isl = match numbers::walk(buf, 0, t, eof, self.builtin.prev_word) {
-            Walk::NeedMore => return Outcome::NeedMore,
-            Walk::Island(isl) => isl,
-        };
+        let isl = &mut self.work.island;
+        if numbers::walk(buf, 0, t, eof, self.builtin.prev_word, isl).is_err() {
+            return Outcome::NeedMore;
+        }
+        let isl = &self.work.island;
         self.builtin.prev_word = false;
         let total: usize = isl.groups[..isl.n].iter().map(|g| g.len as usize).sum();
         if total < 10 {
@@ -282,7 +284,7 @@ impl Passes {
         let readings = &mut self.work.readings;
         readings.clear();
         for i in 0..isl.n {
-            numbers::readings(&isl, i, e.year2, &mut |r| {
+            numbers::readings(isl, i, e.year2, &mut |r| {
                 if e.builtins[r.format.builtin().index()].enabled {
                     readings.push((i, r));
                 }
