@@ -24,21 +24,45 @@ impl Rng {
         v[(self.next() % v.len() as u64) as usize]
     }
     fn digits(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b'0' + (self.next() % 10) as u8)).collect()
+        (0..n)
+            .map(|_| char::from(b'0' + (self.next() % 10) as u8))
+            .collect()
     }
 }
 
 const WORDS: &[&str] = &[
-    "онкология", "консультация", "врач", "приём", "пациент", "лечение", "химиотерапия",
-    "диагностика", "отделение", "центр", "амбулаторной", "помощи", "Санкт-Петербург", "запись",
-    "услуги", "специалист", "маммолог", "обследование", "результаты", "анализы", "и", "в", "на",
+    "онкология",
+    "консультация",
+    "врач",
+    "приём",
+    "пациент",
+    "лечение",
+    "химиотерапия",
+    "диагностика",
+    "отделение",
+    "центр",
+    "амбулаторной",
+    "помощи",
+    "Санкт-Петербург",
+    "запись",
+    "услуги",
+    "специалист",
+    "маммолог",
+    "обследование",
+    "результаты",
+    "анализы",
+    "и",
+    "в",
+    "на",
 ];
 
 /// A clinic page with no personal data: Cyrillic text, markup, classes,
 /// dates, prices, times, short numbers.
 fn clean_html(size: usize) -> Vec<u8> {
     let mut r = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut s = String::from("<!DOCTYPE html><html lang=\"ru\"><head><meta charset=\"utf-8\"><title>Центр онкологии</title><link rel=\"stylesheet\" href=\"/local/templates/main/css/style.css?v=1697812345\"></head><body>\n");
+    let mut s = String::from(
+        "<!DOCTYPE html><html lang=\"ru\"><head><meta charset=\"utf-8\"><title>Центр онкологии</title><link rel=\"stylesheet\" href=\"/local/templates/main/css/style.css?v=1697812345\"></head><body>\n",
+    );
     while s.len() < size {
         match r.next() % 6 {
             0 => s.push_str(&format!(
@@ -94,7 +118,19 @@ fn luhn16(r: &mut Rng, prefix: &str) -> String {
     while d.len() < 15 {
         d.push((r.next() % 10) as u32);
     }
-    let s: u32 = d.iter().rev().enumerate().map(|(i, &x)| if i % 2 == 0 { let y = x * 2; if y > 9 { y - 9 } else { y } } else { x }).sum();
+    let s: u32 = d
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &x)| {
+            if i % 2 == 0 {
+                let y = x * 2;
+                if y > 9 { y - 9 } else { y }
+            } else {
+                x
+            }
+        })
+        .sum();
     d.push((10 - s % 10) % 10);
     d.iter().map(|x| char::from(b'0' + *x as u8)).collect()
 }
@@ -163,7 +199,9 @@ fn bench(c: &mut Criterion) {
     for (name, data) in &inputs {
         let mut g = c.benchmark_group(*name);
         g.throughput(Throughput::Bytes(data.len() as u64));
-        g.bench_function("zaslon", |b| b.iter(|| black_box(engine.scan(black_box(data))).len()));
+        g.bench_function("zaslon", |b| {
+            b.iter(|| black_box(engine.scan(black_box(data))).len())
+        });
         g.bench_function("zaslon_streaming_16k", |b| {
             b.iter(|| {
                 let mut sc = engine.scanner();
@@ -175,7 +213,9 @@ fn bench(c: &mut Criterion) {
                 black_box(out.len())
             })
         });
-        g.bench_function("naive_regex_per_category", |b| b.iter(|| black_box(naive.count(black_box(data)))));
+        g.bench_function("naive_regex_per_category", |b| {
+            b.iter(|| black_box(naive.count(black_box(data))))
+        });
         g.finish();
     }
 }

@@ -84,7 +84,7 @@ pub fn luhn(d: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Card schemes by issuer prefix (IIN) and length: MIR, Visa, Mastercard,

@@ -111,8 +111,7 @@ pub fn compile_regex(pattern: &str) -> Result<(Regex, usize), String> {
 
 fn first_line(s: &str) -> String {
     s.lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or(s)
         .trim()
         .to_string()

@@ -221,10 +221,10 @@ fn entity(buf: &[u8], pos: usize, eof: bool) -> Result<Option<(char, usize)>, ()
             return Ok(None);
         }
         let mut end = p + dl;
-        if stop == Some(';') {
-            if let Raw::Char(_, sl) = raw_char(buf, end, eof) {
-                end += sl;
-            }
+        if stop == Some(';')
+            && let Raw::Char(_, sl) = raw_char(buf, end, eof)
+        {
+            end += sl;
         }
         let code = tmp[..n].iter().fold(0u32, |acc, &b| {
             acc * radix + u32::from(hex_val(b).unwrap_or(0))
@@ -315,18 +315,19 @@ pub fn normalize(c: char) -> Option<char> {
 pub fn unit_at(buf: &[u8], mut pos: usize, eof: bool) -> Step {
     loop {
         // Fast path: plain ASCII that starts no escape.
-        if let Some(&b) = buf.get(pos) {
-            if b < 0x80 && !matches!(b, b'%' | b'&' | b'\\') {
-                let ch = match b {
-                    b'\t' | b'\n' | b'\r' => ' ',
-                    _ => b as char,
-                };
-                return Step::Unit(Unit {
-                    ch,
-                    start: pos,
-                    end: pos + 1,
-                });
-            }
+        if let Some(&b) = buf.get(pos)
+            && b < 0x80
+            && !matches!(b, b'%' | b'&' | b'\\')
+        {
+            let ch = match b {
+                b'\t' | b'\n' | b'\r' => ' ',
+                _ => b as char,
+            };
+            return Step::Unit(Unit {
+                ch,
+                start: pos,
+                end: pos + 1,
+            });
         }
         match escaped_char(buf, pos, eof) {
             Ok(Some((c, l))) => match normalize(c) {

@@ -382,14 +382,13 @@ pub fn readings(isl: &Island, i: usize, year2: u8, emit: &mut impl FnMut(Reading
             continue;
         }
         // Phone
-        if seps & !PHONE_SEPS == 0 {
-            if let Some((f, start)) =
+        if seps & !PHONE_SEPS == 0
+            && let Some((f, start)) =
                 phone_format(shape, d, isl.plus.filter(|_| i == 0), first.start)
-            {
-                let mut v = [7u8; 11];
-                v[1..].copy_from_slice(&d[d.len() - 10..]);
-                emit(mk(f, start, &v));
-            }
+        {
+            let mut v = [7u8; 11];
+            v[1..].copy_from_slice(&d[d.len() - 10..]);
+            emit(mk(f, start, &v));
         }
         // Card and OMS
         if (13..=19).contains(&total) && plain && checksum::luhn(d) {
@@ -470,7 +469,10 @@ mod tests {
         let start = units[k].start;
         let glued = k > 0 && units[k - 1].ch.is_ascii_alphabetic();
         let mut isl = Island::default();
-        assert!(walk(buf, 0, start, true, glued, &mut isl).is_ok(), "need more at eof");
+        assert!(
+            walk(buf, 0, start, true, glued, &mut isl).is_ok(),
+            "need more at eof"
+        );
         let mut out = Vec::new();
         // Like the scanner: readings at a group consume it and its run.
         let mut i = 0;

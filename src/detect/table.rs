@@ -153,10 +153,10 @@ impl TableTracker {
                 let header = self.row <= 0 || matches!(kind, Tag::HeaderCell);
                 if header && self.in_table {
                     let label = label_after(buf, at, eof)?;
-                    if let Ok(col) = usize::try_from(self.col) {
-                        if col < MAX_COLUMNS {
-                            self.labels[col] = label.and_then(|t| keywords.classify(t));
-                        }
+                    if let Ok(col) = usize::try_from(self.col)
+                        && col < MAX_COLUMNS
+                    {
+                        self.labels[col] = label.and_then(|t| keywords.classify(t));
                     }
                     if self.row < 0 {
                         self.row = 0;

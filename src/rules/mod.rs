@@ -193,17 +193,17 @@ fn merge_allow(dst: &mut AllowSpec, src: &raw::RawAllow, file: &str, path: &str,
 fn merge_one(spec: &mut EngineSpec, o: &mut Origins, f: &RuleFile, errors: &mut Vec<RuleError>) {
     let file = f.name.as_str();
     let r = &f.raw;
-    if let Some(v) = &r.version {
-        if v.value != 1 {
-            errors.push(error_at(
-                file,
-                v.referenced,
-                format!(
-                    "unsupported version {}; this Zaslon reads version 1",
-                    v.value
-                ),
-            ));
-        }
+    if let Some(v) = &r.version
+        && v.value != 1
+    {
+        errors.push(error_at(
+            file,
+            v.referenced,
+            format!(
+                "unsupported version {}; this Zaslon reads version 1",
+                v.value
+            ),
+        ));
     }
     if let Some(c) = &r.context {
         if let Some(w) = &c.window {
