@@ -108,6 +108,8 @@ pub fn preview(category: &Category, text: &str) -> String {
         }
         return "***".into();
     }
+    let decoded = decoded_text(text);
+    let text = decoded.as_str();
     let total = text.chars().filter(char::is_ascii_digit).count();
     let keep = if total >= 8 { 4 } else { 0 };
     let mut seen = 0;

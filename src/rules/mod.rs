@@ -27,10 +27,16 @@ use crate::detect::{
 pub use raw::RawRules;
 
 /// The built-in rule files: `(name, text)`.
-pub const DEFAULT_RULES: &[(&str, &str)] = &[(
-    "rules/ru-default.yaml",
-    include_str!("../../rules/ru-default.yaml"),
-)];
+pub const DEFAULT_RULES: &[(&str, &str)] = &[
+    (
+        "rules/ru-default.yaml",
+        include_str!("../../rules/ru-default.yaml"),
+    ),
+    (
+        "rules/caop1-contacts.yaml",
+        include_str!("../../rules/caop1-contacts.yaml"),
+    ),
+];
 
 /// A rule-file error with its position.
 #[derive(Clone, Debug, PartialEq, Eq)]
