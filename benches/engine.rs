@@ -189,7 +189,10 @@ impl Naive {
 }
 
 fn bench(c: &mut Criterion) {
-    let engine = rules::default_engine().unwrap();
+    let engine = match std::env::var("ZASLON_BENCH_RULES") {
+        Ok(p) => rules::compile(&rules::load_paths(&[p.into()]).unwrap()).unwrap(),
+        Err(_) => rules::default_engine().unwrap(),
+    };
     let naive = Naive::new();
     let inputs = [
         ("clean_html", clean_html(1 << 20)),

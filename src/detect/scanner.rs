@@ -86,6 +86,81 @@ fn next_trigger(buf: &[u8], from: usize) -> Option<usize> {
     buf[i..].iter().position(|&b| is_trigger(b)).map(|k| i + k)
 }
 
+/// What the hot loop can tell about a trigger without decoding it.
+enum Quick {
+    /// Nothing to see: resume at this offset, with this `prev_word`.
+    Skip(usize, bool),
+    NeedMore,
+    /// Decode and look.
+    Decode,
+}
+
+/// Cheap checks at a trigger byte. A plain digit run shorter than any
+/// identifier, followed by a byte that cannot continue an island, is
+/// skipped whole; so are escapes that cannot stand for a digit or `@`.
+/// Every skip is exactly what the full path would conclude.
+#[inline]
+fn quick_skip(buf: &[u8], t: usize, eof: bool) -> Quick {
+    let b = buf[t];
+    if b.is_ascii_digit() {
+        let run = buf[t..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let e = t + run;
+        let Some(&next) = buf.get(e) else {
+            return match (eof, run < 10) {
+                (true, true) => Quick::Skip(e, false),
+                (true, false) => Quick::Decode,
+                (false, _) => Quick::NeedMore,
+            };
+        };
+        // Bytes after which the island cannot go on.
+        let ends = next.is_ascii()
+            && !matches!(
+                next,
+                b' ' | b'\t' | b'\n' | b'\r' | b'-' | b'(' | b')' | b'.' | b'+' | b'#' | b'%' | b'&' | b'\\' | b'@' | b'_' | b'"'
+            )
+            && !next.is_ascii_alphabetic();
+        if run < 10 && ends {
+            return Quick::Skip(e, false);
+        }
+        return Quick::Decode;
+    }
+    match b {
+        b'%' => {
+            let (Some(&h), Some(&l)) = (buf.get(t + 1), buf.get(t + 2)) else {
+                return if eof { Quick::Decode } else { Quick::NeedMore };
+            };
+            let (Some(h), Some(l)) = (hex(h), hex(l)) else {
+                return Quick::Skip(t + 1, false);
+            };
+            let v = (h << 4) | l;
+            if v.is_ascii_digit() || matches!(v, b'@' | b'&' | b'\\' | 0xEF | 0xF0) {
+                Quick::Decode
+            } else if v >= 0x80 {
+                // A multi-byte character: letters, punctuation, spaces.
+                // Decode to keep its length right (it may be invisible).
+                Quick::Decode
+            } else {
+                Quick::Skip(t + 3, v.is_ascii_alphabetic() || v == b'_')
+            }
+        }
+        b'&' => match buf.get(t + 1) {
+            None if !eof => Quick::NeedMore,
+            Some(b'#' | b'c') => Quick::Decode,
+            _ => Quick::Skip(t + 1, false),
+        },
+        b'\\' => match buf.get(t + 1) {
+            None if !eof => Quick::NeedMore,
+            Some(b'u' | b'x') => Quick::Decode,
+            _ => Quick::Decode,
+        },
+        _ => Quick::Decode,
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
 fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_'
 }
@@ -209,6 +284,15 @@ impl Passes {
                 self.builtin.prev_word = is_word_byte(buf[t - 1]);
             }
             pos = t;
+            match quick_skip(buf, t, eof) {
+                Quick::Skip(next, word) => {
+                    self.builtin.prev_word = word;
+                    pos = next;
+                    continue;
+                }
+                Quick::NeedMore => break,
+                Quick::Decode => {}
+            }
             let u = match unit_at(buf, t, eof) {
                 Step::NeedMore => break,
                 Step::End => {
