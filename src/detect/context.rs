@@ -90,7 +90,7 @@ impl KeywordIndex {
         scratch: &mut Scratch,
     ) -> Option<Hit> {
         let ac = self.ac.as_ref()?;
-        let from = pos.saturating_sub(RAW_WINDOW).max(lo);
+        let from = field_start(buf, pos.saturating_sub(RAW_WINDOW).max(lo), pos);
         scratch.units.clear();
         decode_range(buf, from, pos, &mut scratch.units);
         let skip = scratch.units.len().saturating_sub(window);
@@ -98,20 +98,24 @@ impl KeywordIndex {
         scratch.lower.clear();
         scratch.owner.clear();
         for (i, u) in units.iter().enumerate() {
-            for lc in u.ch.to_lowercase() {
-                let before = scratch.lower.len();
-                scratch.lower.push(lc);
-                scratch
-                    .owner
-                    .extend(std::iter::repeat_n(i as u32, scratch.lower.len() - before));
+            let before = scratch.lower.len();
+            match u.ch {
+                c if c.is_ascii() => scratch.lower.push(c.to_ascii_lowercase()),
+                c @ 'А'..='Я' => scratch
+                    .lower
+                    .push(char::from_u32(c as u32 + 32).unwrap_or(c)),
+                'Ё' => scratch.lower.push('ё'),
+                c if ('а'..='ё').contains(&c) => scratch.lower.push(c),
+                c => scratch.lower.extend(c.to_lowercase()),
             }
+            let n = scratch.lower.len() - before;
+            scratch.owner.extend(std::iter::repeat_n(i as u32, n));
         }
-        let cut = field_start(units);
         let mut best: Option<Hit> = None;
         for m in ac.find_iter(scratch.lower.as_str()) {
             let first = scratch.owner[m.start()] as usize;
             let last = scratch.owner[m.end() - 1] as usize;
-            if first < cut || !word_start(units, first) {
+            if !word_start(units, first) {
                 continue;
             }
             let hit = Hit {
@@ -134,43 +138,53 @@ impl KeywordIndex {
     }
 }
 
-/// Where the field that holds the candidate begins: keywords of earlier
-/// fields say nothing about it. Field boundaries are a literal `&` of a
-/// urlencoded body, a comma between quoted values (`"a","b"`, `'a', 'b'`),
-/// and a multipart part header.
-fn field_start(units: &[Unit]) -> usize {
-    let quote = |c: char| c == '"' || c == '\'';
-    let mut i = units.len();
-    while i > 0 {
-        i -= 1;
-        let u = units[i];
-        match u.ch {
-            '&' if u.end - u.start == 1 => return i + 1,
-            ',' => {
-                let prev = units[..i].iter().rev().find(|u| u.ch != ' ');
-                let next = units[i + 1..].iter().find(|u| u.ch != ' ');
-                if prev.is_some_and(|p| quote(p.ch) || p.ch.is_ascii_digit())
-                    && next.is_some_and(|n| quote(n.ch))
-                {
-                    return i + 1;
+/// Where the field that holds the candidate at `pos` begins: keywords of
+/// earlier fields say nothing about it. Read backwards on raw bytes from
+/// `pos` down to `from`. Field boundaries are a literal `&` of a urlencoded
+/// body, a comma between quoted values (`"a","b"`, `'a', 'b'`, and `%2C%22`
+/// in JSON inside a form field), a `</td>` or `</dd>`, and a multipart part
+/// header (`form-data;`). The result is always a character boundary, so
+/// decoding from it is aligned.
+fn field_start(buf: &[u8], from: usize, pos: usize) -> usize {
+    let w = &buf[from..pos];
+    let mut cut = 0;
+    let mut end = w.len();
+    while let Some(i) = memchr::memrchr3(b'&', b',', b'>', &w[..end]) {
+        let is_cut = match w[i] {
+            // A literal `&`, not the start of a character reference.
+            b'&' => matches!(
+                super::decode::unit_at(&buf[..pos], from + i, true),
+                super::decode::Step::Unit(u) if u.end - u.start == 1
+            ),
+            b',' => {
+                let prev = w[..i].iter().rev().find(|&&b| b != b' ');
+                let next = w[i + 1..]
+                    .iter()
+                    .find(|&&b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'));
+                prev.is_some_and(|&b| matches!(b, b'"' | b'\'') || b.is_ascii_digit())
+                    && next.is_some_and(|&b| matches!(b, b'"' | b'\''))
+            }
+            _ => {
+                let head = &w[..i];
+                head.len() >= 4 && {
+                    let t = &head[head.len() - 4..];
+                    t.eq_ignore_ascii_case(b"</td") || t.eq_ignore_ascii_case(b"</dd")
                 }
             }
-            '>' if i >= 4 => {
-                let w: String = units[i - 4..i].iter().map(|u| u.ch).collect();
-                if w.eq_ignore_ascii_case("</td") || w.eq_ignore_ascii_case("</dd") {
-                    return i + 1;
-                }
-            }
-            ';' if i >= 9 => {
-                let w: String = units[i - 9..i].iter().map(|u| u.ch).collect();
-                if w.eq_ignore_ascii_case("form-data") {
-                    return i + 1;
-                }
-            }
-            _ => {}
+        };
+        if is_cut {
+            cut = i + 1;
+            break;
+        }
+        end = i;
+    }
+    for pat in [&b"%2C%22"[..], b"%2c%22", b"form-data;"] {
+        if let Some(i) = memchr::memmem::rfind(&w[cut..], pat) {
+            let at = cut + i + if pat.starts_with(b"%") { 3 } else { pat.len() };
+            cut = cut.max(at);
         }
     }
-    0
+    from + cut
 }
 
 /// A keyword must start a word: after a non-letter, or at a camelCase hump
@@ -227,6 +241,15 @@ mod tests {
     #[test]
     fn keywords_stay_in_their_field() {
         assert_eq!(near("WEB_FORM_ID=7&form_text_51="), None);
+        assert_eq!(
+            near("СНИЛС&nbsp;"),
+            Some(Cue::Builtin(Builtin::Snils)),
+            "an entity is no field end"
+        );
+        assert_eq!(
+            near("%22%D0%A1%D0%9D%D0%98%D0%9B%D0%A1%22%3A%221%22%2C%22x%22%3A%22"),
+            None
+        );
         assert_eq!(near("'ilin@почта.рф', '"), None);
         assert_eq!(near("\"СНИЛС\":\"1\",\"x\":\""), None);
         assert_eq!(

@@ -116,7 +116,21 @@ fn quick_skip(buf: &[u8], t: usize, eof: bool) -> Quick {
         let ends = next.is_ascii()
             && !matches!(
                 next,
-                b' ' | b'\t' | b'\n' | b'\r' | b'-' | b'(' | b')' | b'.' | b'+' | b'#' | b'%' | b'&' | b'\\' | b'@' | b'_' | b'"'
+                b' ' | b'\t'
+                    | b'\n'
+                    | b'\r'
+                    | b'-'
+                    | b'('
+                    | b')'
+                    | b'.'
+                    | b'+'
+                    | b'#'
+                    | b'%'
+                    | b'&'
+                    | b'\\'
+                    | b'@'
+                    | b'_'
+                    | b'"'
             )
             && !next.is_ascii_alphabetic();
         if run < 10 && ends {
@@ -135,6 +149,10 @@ fn quick_skip(buf: &[u8], t: usize, eof: bool) -> Quick {
             let v = (h << 4) | l;
             if v.is_ascii_digit() || matches!(v, b'@' | b'&' | b'\\' | 0xEF | 0xF0) {
                 Quick::Decode
+            } else if (0xC2..=0xDF).contains(&v) && pct_continuation(buf, t + 3) {
+                // A two-byte character (Cyrillic, NBSP, soft hyphen): never a
+                // digit or `@`, never a letter of a glued word.
+                Quick::Skip(t + 6, false)
             } else if v >= 0x80 {
                 // A multi-byte character: letters, punctuation, spaces.
                 // Decode to keep its length right (it may be invisible).
@@ -154,6 +172,18 @@ fn quick_skip(buf: &[u8], t: usize, eof: bool) -> Quick {
             _ => Quick::Decode,
         },
         _ => Quick::Decode,
+    }
+}
+
+/// `%XX` at `i` with XX a UTF-8 continuation byte.
+fn pct_continuation(buf: &[u8], i: usize) -> bool {
+    match (
+        buf.get(i),
+        buf.get(i + 1).copied().and_then(hex),
+        buf.get(i + 2).copied().and_then(hex),
+    ) {
+        (Some(b'%'), Some(h), Some(l)) => (h << 4 | l) & 0xC0 == 0x80,
+        _ => false,
     }
 }
 
