@@ -144,8 +144,9 @@ fn connector(buf: &[u8], pos: usize, eof: bool) -> Result<Option<usize>, ()> {
             Step::Unit(_) => break,
         }
     }
-    let w: String = word[..n].iter().collect();
-    Ok(matches!(w.as_str(), "номер" | "n" | "no" | "н").then_some(p))
+    let w = &word[..n];
+    let known = w == ['н', 'о', 'м', 'е', 'р'] || w == ['n'] || w == ['n', 'o'] || w == ['н'];
+    Ok(known.then_some(p))
 }
 
 /// Recognises the jump between the series and number fields of a passport
@@ -260,7 +261,9 @@ pub fn walk(
             '+' => (sep::PLUS, u.end),
             '.' => (sep::DOT, u.end),
             '№' | '#' => (sep::SIGN, u.end),
-            c if c.is_alphabetic() && !isl.right_glued => match connector(buf, pos, eof) {
+            // Connectors only join a passport series (four digits) to its number.
+            c if nd == 4 && !isl.right_glued && c.is_alphabetic() => match connector(buf, pos, eof)
+            {
                 Err(()) => return Err(NeedMore),
                 Ok(Some(end)) => (sep::SIGN, end),
                 Ok(None) => break,

@@ -111,18 +111,22 @@ impl TableTracker {
             .unwrap_or(name.len());
         if name_len == name.len() && !eof {
             // The name may go on: wait only if it could still be ours.
-            let partial = name.to_ascii_lowercase();
-            let ours = ["td", "th", "tr", "table"]
-                .iter()
-                .any(|t| t.as_bytes().starts_with(&partial));
+            let ours = ["td", "th", "tr", "table"].iter().any(|t| {
+                t.len() >= name.len() && t.as_bytes()[..name.len()].eq_ignore_ascii_case(name)
+            });
             return if ours { None } else { Some(()) };
         }
-        let kind = match name[..name_len].to_ascii_lowercase().as_slice() {
-            b"td" => Tag::Cell,
-            b"th" => Tag::HeaderCell,
-            b"tr" => Tag::Row,
-            b"table" => Tag::Table,
-            _ => return Some(()),
+        let name = &name[..name_len];
+        let kind = if name.eq_ignore_ascii_case(b"td") {
+            Tag::Cell
+        } else if name.eq_ignore_ascii_case(b"th") {
+            Tag::HeaderCell
+        } else if name.eq_ignore_ascii_case(b"tr") {
+            Tag::Row
+        } else if name.eq_ignore_ascii_case(b"table") {
+            Tag::Table
+        } else {
+            return Some(());
         };
         if closing {
             match kind {
