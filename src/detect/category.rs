@@ -18,6 +18,11 @@ pub enum Category {
     Email,
     Card,
     Oms,
+    /// A date of birth (near a keyword).
+    BirthDate,
+    /// An ICD-10 diagnosis code (near a keyword): health data, a special
+    /// category under 152-FZ.
+    Diagnosis,
     /// A category named by a custom detector in a rule file.
     Custom(Arc<str>),
 }
@@ -33,6 +38,8 @@ impl Category {
             Category::Email => "email",
             Category::Card => "card",
             Category::Oms => "oms",
+            Category::BirthDate => "birth_date",
+            Category::Diagnosis => "diagnosis",
             Category::Custom(name) => name,
         }
     }
@@ -68,10 +75,12 @@ pub enum Builtin {
     Email,
     Card,
     Oms,
+    BirthDate,
+    Diagnosis,
 }
 
 impl Builtin {
-    pub const ALL: [Builtin; 8] = [
+    pub const ALL: [Builtin; 10] = [
         Builtin::Snils,
         Builtin::Inn,
         Builtin::InnLegal,
@@ -80,6 +89,8 @@ impl Builtin {
         Builtin::Email,
         Builtin::Card,
         Builtin::Oms,
+        Builtin::BirthDate,
+        Builtin::Diagnosis,
     ];
 
     pub fn name(self) -> &'static str {
@@ -92,6 +103,8 @@ impl Builtin {
             Builtin::Email => "email",
             Builtin::Card => "card",
             Builtin::Oms => "oms",
+            Builtin::BirthDate => "birth_date",
+            Builtin::Diagnosis => "diagnosis",
         }
     }
 
@@ -109,6 +122,8 @@ impl Builtin {
             Builtin::Email => Category::Email,
             Builtin::Card => Category::Card,
             Builtin::Oms => Category::Oms,
+            Builtin::BirthDate => Category::BirthDate,
+            Builtin::Diagnosis => Category::Diagnosis,
         }
     }
 
@@ -164,10 +179,16 @@ pub enum Format {
     OmsBare,
     /// `name@domain.ru`.
     EmailPlain,
+    /// `16.07.1956`, `16/07/1956`, `16-07-1956`: needs a keyword.
+    BirthDateDotted,
+    /// `1956-07-16`: needs a keyword.
+    BirthDateIso,
+    /// `C50.1`, `D12`: needs a keyword.
+    DiagnosisIcd10,
 }
 
 impl Format {
-    pub const ALL: [Format; 19] = [
+    pub const ALL: [Format; 22] = [
         Format::SnilsGrouped,
         Format::SnilsBare,
         Format::InnBare,
@@ -187,6 +208,9 @@ impl Format {
         Format::OmsGrouped,
         Format::OmsBare,
         Format::EmailPlain,
+        Format::BirthDateDotted,
+        Format::BirthDateIso,
+        Format::DiagnosisIcd10,
     ];
 
     pub fn builtin(self) -> Builtin {
@@ -203,6 +227,8 @@ impl Format {
             CardScheme | CardOther => Builtin::Card,
             OmsGrouped | OmsBare => Builtin::Oms,
             EmailPlain => Builtin::Email,
+            BirthDateDotted | BirthDateIso => Builtin::BirthDate,
+            DiagnosisIcd10 => Builtin::Diagnosis,
         }
     }
 
@@ -224,6 +250,9 @@ impl Format {
             CardScheme => "scheme",
             CardOther => "other",
             EmailPlain => "plain",
+            BirthDateDotted => "dotted",
+            BirthDateIso => "iso",
+            DiagnosisIcd10 => "icd10",
         }
     }
 
@@ -250,6 +279,7 @@ impl Format {
             OmsGrouped => 0.55,
             OmsBare => 0.55,
             EmailPlain => 0.95,
+            BirthDateDotted | BirthDateIso | DiagnosisIcd10 => 0.2,
         }
     }
 

@@ -54,6 +54,9 @@ pub struct Scratch {
 
 /// How many raw bytes before a candidate are decoded for context.
 pub const RAW_WINDOW: usize = 256;
+/// The shorter look-back for dates and ICD-10 codes: they are common in
+/// pages, and their field names stand right before them.
+pub const SHORT_WINDOW: usize = 64;
 
 impl KeywordIndex {
     /// Builds the index from `(keyword, cue)` pairs. Keywords are matched
@@ -89,8 +92,25 @@ impl KeywordIndex {
         window: usize,
         scratch: &mut Scratch,
     ) -> Option<Hit> {
+        self.nearest_within(buf, lo, pos, window, RAW_WINDOW, scratch)
+    }
+
+    /// As [`nearest`](Self::nearest), reading at most `raw_window` bytes back.
+    pub fn nearest_within(
+        &self,
+        buf: &[u8],
+        lo: usize,
+        pos: usize,
+        window: usize,
+        raw_window: usize,
+        scratch: &mut Scratch,
+    ) -> Option<Hit> {
         let ac = self.ac.as_ref()?;
-        let from = field_start(buf, pos.saturating_sub(RAW_WINDOW).max(lo), pos);
+        let from = field_start(
+            buf,
+            pos.saturating_sub(raw_window.min(RAW_WINDOW)).max(lo),
+            pos,
+        );
         scratch.units.clear();
         decode_range(buf, from, pos, &mut scratch.units);
         let skip = scratch.units.len().saturating_sub(window);

@@ -329,6 +329,27 @@ pub fn unit_at(buf: &[u8], mut pos: usize, eof: bool) -> Step {
                 end: pos + 1,
             });
         }
+        // Fast path: a plain two-byte character (Cyrillic and the like).
+        if let (Some(&l), Some(&c)) = (buf.get(pos), buf.get(pos + 1))
+            && (0xC2..=0xDF).contains(&l)
+            && c & 0xC0 == 0x80
+        {
+            let ch = char::from_u32((u32::from(l & 0x1F) << 6) | u32::from(c & 0x3F))
+                .unwrap_or('\u{FFFD}');
+            match normalize(ch) {
+                Some(ch) => {
+                    return Step::Unit(Unit {
+                        ch,
+                        start: pos,
+                        end: pos + 2,
+                    });
+                }
+                None => {
+                    pos += 2;
+                    continue;
+                }
+            }
+        }
         match escaped_char(buf, pos, eof) {
             Ok(Some((c, l))) => match normalize(c) {
                 Some(ch) => {

@@ -25,19 +25,20 @@ pub const MAX_PREFIX: usize = 8;
 
 /// Separator kinds, as bits.
 pub mod sep {
-    pub const SPACE: u8 = 1;
-    pub const DASH: u8 = 2;
-    pub const OPEN: u8 = 4;
-    pub const CLOSE: u8 = 8;
-    pub const PLUS: u8 = 16;
-    pub const DOT: u8 = 32;
-    pub const SIGN: u8 = 64;
-    pub const FIELD: u8 = 128;
+    pub const SPACE: u16 = 1;
+    pub const DASH: u16 = 2;
+    pub const OPEN: u16 = 4;
+    pub const CLOSE: u16 = 8;
+    pub const PLUS: u16 = 16;
+    pub const DOT: u16 = 32;
+    pub const SIGN: u16 = 64;
+    pub const FIELD: u16 = 128;
+    pub const SLASH: u16 = 256;
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sep {
-    pub bits: u8,
+    pub bits: u16,
     pub units: u8,
 }
 
@@ -72,6 +73,9 @@ pub struct Island {
     pub right_glued: bool,
     /// Raw end of the last digit: where scanning resumes.
     pub end: usize,
+    /// Raw start of a single capital letter glued before the first digit,
+    /// as in an ICD-10 code (`C50.1`).
+    pub icd_letter: Option<usize>,
 }
 
 impl Default for Island {
@@ -84,6 +88,7 @@ impl Default for Island {
             left_glued: false,
             right_glued: false,
             end: 0,
+            icd_letter: None,
         }
     }
 }
@@ -117,6 +122,15 @@ fn plus_before(buf: &[u8], lo: usize, pos: usize) -> Option<usize> {
         .chain(std::iter::once(&"\u{FF0B}".as_bytes()))
         .find(|f| head.ends_with(f))
         .map(|f| pos - f.len())
+}
+
+/// A capital Latin letter (not `U`, unused by ICD-10) right before `pos`
+/// that starts a word.
+fn icd_letter_before(buf: &[u8], lo: usize, pos: usize) -> Option<usize> {
+    let l = pos.checked_sub(1).filter(|&l| l >= lo)?;
+    let c = buf[l];
+    let starts_word = l == lo || !(buf[l - 1].is_ascii_alphanumeric() || buf[l - 1] == b'_');
+    (c.is_ascii_uppercase() && c != b'U' && starts_word).then_some(l)
 }
 
 /// Recognises a connector word between passport series and number
@@ -205,6 +219,7 @@ pub fn walk(
     isl.left_glued = left_glued;
     isl.right_glued = false;
     isl.end = start;
+    isl.icd_letter = icd_letter_before(buf, lo, start);
     let cap = start + MAX_RAW;
     let mut nd = 0usize;
     let mut pending = Sep::default();
@@ -260,6 +275,7 @@ pub fn walk(
             ')' => (sep::CLOSE, u.end),
             '+' => (sep::PLUS, u.end),
             '.' => (sep::DOT, u.end),
+            '/' => (sep::SLASH, u.end),
             '№' | '#' => (sep::SIGN, u.end),
             // Connectors only join a passport series (four digits) to its number.
             c if nd == 4 && !isl.right_glued && c.is_alphabetic() => match connector(buf, pos, eof)
@@ -308,13 +324,16 @@ impl Reading {
     }
 }
 
-const PHONE_SEPS: u8 = sep::SPACE | sep::DASH | sep::OPEN | sep::CLOSE | sep::PLUS | sep::DOT;
-const PLAIN_SEPS: u8 = sep::SPACE | sep::DASH | sep::PLUS | sep::DOT;
-const PASSPORT_SEPS: u8 = sep::SPACE | sep::DASH | sep::PLUS | sep::SIGN | sep::FIELD;
+const PHONE_SEPS: u16 = sep::SPACE | sep::DASH | sep::OPEN | sep::CLOSE | sep::PLUS | sep::DOT;
+const PLAIN_SEPS: u16 = sep::SPACE | sep::DASH | sep::PLUS | sep::DOT;
+const PASSPORT_SEPS: u16 = sep::SPACE | sep::DASH | sep::PLUS | sep::SIGN | sep::FIELD;
 
 /// Calls `emit` with every reading of the groups starting at `i`.
 pub fn readings(isl: &Island, i: usize, year2: u8, emit: &mut impl FnMut(Reading)) {
     if i == 0 && isl.left_glued {
+        if let Some(l) = isl.icd_letter {
+            icd10(isl, l, emit);
+        }
         return;
     }
     if isl.groups[i].sep.glues() && i > 0 {
@@ -332,7 +351,7 @@ pub fn readings(isl: &Island, i: usize, year2: u8, emit: &mut impl FnMut(Reading
             continue;
         }
         let inner = &isl.groups[i + 1..=j];
-        let seps = inner.iter().fold(0u8, |a, g| a | g.sep.bits);
+        let seps = inner.iter().fold(0u16, |a, g| a | g.sep.bits);
         let first = isl.groups[i];
         let last = isl.groups[j];
         let off = first.off as usize;
@@ -393,6 +412,26 @@ pub fn readings(isl: &Island, i: usize, year2: u8, emit: &mut impl FnMut(Reading
             v[1..].copy_from_slice(&d[d.len() - 10..]);
             emit(mk(f, start, &v));
         }
+        // Dates of birth
+        if total == 8 && k == 3 && inner.iter().all(|g| g.sep.units == 1) {
+            let same = inner[0].sep.bits == inner[1].sep.bits;
+            let sepok = same && matches!(inner[0].sep.bits, sep::DOT | sep::DASH | sep::SLASH);
+            let num =
+                |a: usize, n: usize| d[a..a + n].iter().fold(0u32, |x, &y| x * 10 + u32::from(y));
+            let year_ok = |y: u32| (1900..=2000 + u32::from(year2)).contains(&y);
+            let date_ok = |dd: u32, mm: u32| (1..=31).contains(&dd) && (1..=12).contains(&mm);
+            if sepok && shape == [2, 2, 4] && date_ok(num(0, 2), num(2, 2)) && year_ok(num(4, 4)) {
+                emit(mk(Format::BirthDateDotted, first.start, d));
+            }
+            if sepok
+                && inner[0].sep.bits == sep::DASH
+                && shape == [4, 2, 2]
+                && year_ok(num(0, 4))
+                && date_ok(num(6, 2), num(4, 2))
+            {
+                emit(mk(Format::BirthDateIso, first.start, d));
+            }
+        }
         // Card and OMS
         if (13..=19).contains(&total) && plain && checksum::luhn(d) {
             let grouped = k > 1;
@@ -418,6 +457,43 @@ pub fn readings(isl: &Island, i: usize, year2: u8, emit: &mut impl FnMut(Reading
             }
         }
     }
+}
+
+/// An ICD-10 code: a letter, two digits, and optionally `.` and one or two.
+fn icd10(isl: &Island, letter: usize, emit: &mut impl FnMut(Reading)) {
+    let g = &isl.groups[..isl.n];
+    let (len, end) = match g {
+        [a] if a.len == 2 => (2, a.end),
+        [a, b, ..]
+            if a.len == 2
+                && b.sep
+                    == (Sep {
+                        bits: sep::DOT,
+                        units: 1,
+                    })
+                && b.len <= 2 =>
+        {
+            if g.len() > 2 && g[2].sep.glues() {
+                return;
+            }
+            (2 + b.len, b.end)
+        }
+        [a, b, ..] if a.len == 2 && !b.sep.glues() => (2, a.end),
+        _ => return,
+    };
+    if isl.n == 1 && isl.right_glued {
+        return;
+    }
+    let mut v = [0u8; 20];
+    v[..len as usize].copy_from_slice(&isl.digits[..len as usize]);
+    emit(Reading {
+        format: Format::DiagnosisIcd10,
+        start: letter,
+        end,
+        value: v,
+        value_len: len,
+        groups: if end == isl.groups[0].end { 1 } else { 2 },
+    });
 }
 
 /// Russian phone shapes. `d` are all digits of the run.
@@ -523,6 +599,11 @@ mod tests {
             ("0.123456789047", &[]),
             ("ID123456789047", &[]),
             ("112.233.445.95", &[SnilsGrouped]),
+            ("16.07.1956", &[BirthDateDotted]),
+            ("1956-07-16", &[BirthDateIso]),
+            ("32.07.1956", &[]),
+            (" C50.1 ", &[DiagnosisIcd10]),
+            ("CC50.1", &[]),
             ("+\u{200B}7\u{200B}9991234567", &[PhoneInternational]),
             ("123456789047abc", &[]),
         ];

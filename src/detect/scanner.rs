@@ -15,7 +15,7 @@
 
 use super::Finding;
 use super::category::{Builtin, Category, Format};
-use super::context::{Hit, RAW_WINDOW, Scratch};
+use super::context::{Hit, RAW_WINDOW, SHORT_WINDOW, Scratch};
 use super::custom::CustomState;
 use super::decode::{Step, Unit, unit_at};
 use super::email;
@@ -133,7 +133,9 @@ fn quick_skip(buf: &[u8], t: usize, eof: bool) -> Quick {
                     | b'"'
             )
             && !next.is_ascii_alphabetic();
-        if run < 10 && ends {
+        // `C50`: an ICD-10 code, whatever follows.
+        let icd = run == 2 && t > 0 && buf[t - 1].is_ascii_uppercase();
+        if run < 10 && ends && !icd {
             return Quick::Skip(e, false);
         }
         return Quick::Decode;
@@ -392,7 +394,11 @@ impl Passes {
         let isl = &self.work.island;
         self.builtin.prev_word = false;
         let total: usize = isl.groups[..isl.n].iter().map(|g| g.len as usize).sum();
-        if total < 10 {
+        // Identifiers have ten digits or more; dates eight; ICD-10 codes
+        // two to four after their letter.
+        let date = total == 8 && isl.n >= 3;
+        let icd = isl.icd_letter.is_some() && total <= 4;
+        if total < 10 && !date && !icd {
             return Outcome::Done(isl.end);
         }
         let readings = &mut self.work.readings;
@@ -416,9 +422,19 @@ impl Passes {
             return Outcome::NeedMore;
         }
         let ctx_pos = isl.plus.unwrap_or(t);
-        let hit = e
-            .keywords
-            .nearest(buf, 0, ctx_pos, e.context.window, &mut self.work.scratch);
+        let short =
+            self.work.readings.iter().all(|(_, r)| {
+                matches!(r.format.builtin(), Builtin::BirthDate | Builtin::Diagnosis)
+            });
+        let raw_window = if short { SHORT_WINDOW } else { RAW_WINDOW };
+        let hit = e.keywords.nearest_within(
+            buf,
+            0,
+            ctx_pos,
+            e.context.window,
+            raw_window,
+            &mut self.work.scratch,
+        );
         let cue = match (hit, self.builtin.table.current()) {
             (Some(h), Some((col, cell))) if base + (h.raw_start as u64) < cell => Some(Hit {
                 cue: col,
@@ -452,7 +468,12 @@ impl Passes {
             match best {
                 Some((score, r)) => {
                     let b = r.format.builtin();
-                    let value = r.value_str();
+                    let value = if r.format == Format::DiagnosisIcd10 {
+                        super::decoded_text(&String::from_utf8_lossy(&buf[r.start..r.end]))
+                            .to_uppercase()
+                    } else {
+                        r.value_str()
+                    };
                     if !e.allowed(b, &value) {
                         out.push(Finding {
                             start: base + r.start as u64,

@@ -43,10 +43,12 @@ pub struct RawDetectors {
     pub email: Option<RawDetector>,
     pub card: Option<RawDetector>,
     pub oms: Option<RawDetector>,
+    pub birth_date: Option<RawDetector>,
+    pub diagnosis: Option<RawDetector>,
 }
 
 impl RawDetectors {
-    pub fn entries(&self) -> [(Builtin, Option<&RawDetector>); 8] {
+    pub fn entries(&self) -> [(Builtin, Option<&RawDetector>); 10] {
         [
             (Builtin::Snils, self.snils.as_ref()),
             (Builtin::Inn, self.inn.as_ref()),
@@ -56,6 +58,8 @@ impl RawDetectors {
             (Builtin::Email, self.email.as_ref()),
             (Builtin::Card, self.card.as_ref()),
             (Builtin::Oms, self.oms.as_ref()),
+            (Builtin::BirthDate, self.birth_date.as_ref()),
+            (Builtin::Diagnosis, self.diagnosis.as_ref()),
         ]
     }
 }
