@@ -207,6 +207,82 @@ fn field_start(buf: &[u8], from: usize, pos: usize) -> usize {
     from + cut
 }
 
+/// The raw spellings of a keyword: as written, percent-encoded (`+` or
+/// `%20` for spaces), JSON-escaped and as decimal character references, in
+/// lower, upper and capitalised case.
+fn raw_forms(kw: &str) -> Vec<String> {
+    let lower = kw.to_lowercase();
+    let mut cap = String::new();
+    let mut it = lower.chars();
+    if let Some(c) = it.next() {
+        cap.extend(c.to_uppercase());
+        cap.push_str(it.as_str());
+    }
+    let pct = |c: char| {
+        let mut b = [0u8; 4];
+        c.encode_utf8(&mut b)
+            .bytes()
+            .map(|x| format!("%{x:02X}"))
+            .collect::<String>()
+    };
+    let mut out = Vec::new();
+    for v in [lower.clone(), kw.to_uppercase(), cap] {
+        // Only non-ASCII characters are escaped (and spaces, in forms).
+        let enc = |f: &dyn Fn(char) -> String| {
+            v.chars()
+                .map(|c| {
+                    if c.is_ascii() && c != ' ' {
+                        c.to_string()
+                    } else {
+                        f(c)
+                    }
+                })
+                .collect::<String>()
+        };
+        let keep_space =
+            |f: fn(char) -> String| move |c: char| if c == ' ' { " ".to_string() } else { f(c) };
+        out.push(v.clone());
+        out.push(enc(&|c| if c == ' ' { "+".into() } else { pct(c) }));
+        out.push(enc(&pct));
+        out.push(enc(&keep_space(|c| format!("\\u{:04x}", c as u32))));
+        out.push(enc(&keep_space(|c| format!("&#{};", c as u32))));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A cheap test on raw bytes: could any of these keywords stand in the
+/// window? Used before decoding context for candidates that only a
+/// keyword can make reportable. Keywords hidden behind other encodings
+/// than plain, percent, JSON or decimal references are not seen.
+#[derive(Clone, Debug)]
+pub struct RawGate(Option<AhoCorasick>);
+
+impl RawGate {
+    pub fn new<'a>(keywords: impl Iterator<Item = &'a String>) -> Result<RawGate, String> {
+        let pats: Vec<String> = keywords
+            .flat_map(|k| raw_forms(k.trim()))
+            .filter(|p| !p.is_empty())
+            .collect();
+        if pats.is_empty() {
+            return Ok(RawGate(None));
+        }
+        AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(&pats)
+            .map(|ac| RawGate(Some(ac)))
+            .map_err(|e| format!("cannot compile keywords: {e}"))
+    }
+
+    /// Whether a keyword may stand in `buf[from..pos]`, within its field.
+    pub fn may_match(&self, buf: &[u8], from: usize, pos: usize) -> bool {
+        let Some(ac) = &self.0 else { return false };
+        let start = field_start(buf, from, pos);
+        ac.is_match(&buf[start..pos])
+    }
+}
+
 /// A keyword must start a word: after a non-letter, or at a camelCase hump
 /// (`omsPolicy`, `paymentId`).
 fn word_start(units: &[Unit], i: usize) -> bool {
@@ -282,6 +358,20 @@ mod tests {
             near("<th>СНИЛС</th><td>"),
             Some(Cue::Builtin(Builtin::Snils))
         );
+    }
+
+    #[test]
+    fn raw_gate_sees_encoded_keywords() {
+        let g = RawGate::new(["дата рождения".to_string()].iter()).unwrap();
+        for s in [
+            "Дата рождения: ",
+            "ДАТА РОЖДЕНИЯ ",
+            "%D0%94%D0%B0%D1%82%D0%B0+%D1%80%D0%BE%D0%B6%D0%B4%D0%B5%D0%BD%D0%B8%D1%8F=",
+            "\\u0434\\u0430\\u0442\\u0430 \\u0440\\u043e\\u0436\\u0434\\u0435\\u043d\\u0438\\u044f",
+        ] {
+            assert!(g.may_match(s.as_bytes(), 0, s.len()), "{s}");
+        }
+        assert!(!g.may_match("Новости".as_bytes(), 0, "Новости".len()));
     }
 
     #[test]

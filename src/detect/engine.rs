@@ -7,7 +7,7 @@ use std::sync::Arc;
 use regex::RegexSet;
 
 use super::category::{Builtin, Category, Format};
-use super::context::{Cue, Hit, KeywordIndex};
+use super::context::{Cue, Hit, KeywordIndex, RawGate};
 use super::custom::{self, Custom, Matcher, Validator};
 
 /// How context moves confidence.
@@ -218,6 +218,8 @@ pub struct Engine {
     pub(crate) builtins: Vec<BuiltinCfg>,
     pub(crate) confidence: [f32; Format::ALL.len()],
     pub(crate) keywords: KeywordIndex,
+    /// Raw test for the keywords of dates and diagnoses.
+    pub(crate) short_gate: RawGate,
     pub(crate) context: ContextParams,
     pub(crate) custom: Vec<Custom>,
     pub(crate) allow: AllowList,
@@ -330,11 +332,18 @@ impl Engine {
             });
         }
         let keywords = KeywordIndex::new(&kw).map_err(|m| err("keywords", m))?;
+        let short_gate = RawGate::new(
+            [Builtin::BirthDate, Builtin::Diagnosis]
+                .iter()
+                .flat_map(|b| spec.builtins[b.index()].keywords.iter()),
+        )
+        .map_err(|m| err("keywords", m))?;
         let allow = AllowList::build(&spec.allow, "allow", |v| v.trim().to_lowercase())?;
         Ok(Engine {
             builtins,
             confidence,
             keywords,
+            short_gate,
             context: spec.context.clone(),
             custom,
             allow,

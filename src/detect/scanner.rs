@@ -427,6 +427,21 @@ impl Passes {
                 matches!(r.format.builtin(), Builtin::BirthDate | Builtin::Diagnosis)
             });
         let raw_window = if short { SHORT_WINDOW } else { RAW_WINDOW };
+        if short {
+            // Dates and codes count only after their keywords (in the text
+            // or the column header): test for them cheaply first.
+            let column = self.builtin.table.current().map(|(c, _)| c);
+            let by_column = matches!(
+                column,
+                Some(super::context::Cue::Builtin(
+                    Builtin::BirthDate | Builtin::Diagnosis
+                ))
+            );
+            let from = ctx_pos.saturating_sub(SHORT_WINDOW);
+            if !by_column && !e.short_gate.may_match(buf, from, ctx_pos) {
+                return Outcome::Done(isl.end);
+            }
+        }
         let hit = e.keywords.nearest_within(
             buf,
             0,
