@@ -6,12 +6,11 @@
 //! passes them, remembers what each header cell announces (as a keyword
 //! [`Cue`]), and tells which column a candidate sits in.
 //!
-//! It reads only tags that start with `<t` or `</t`, found with `memchr`,
-//! and keeps a fixed amount of state, so it streams in bounded memory.
+//! It reads only tags that start with `<t` or `</t` (lower case, as HTML
+//! is written today), found with `memchr::memmem`, and keeps a fixed
+//! amount of state, so it streams in bounded memory.
 
-use std::sync::OnceLock;
-
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use memchr::memmem;
 
 use super::context::{Cue, KeywordIndex};
 
@@ -77,8 +76,18 @@ impl TableTracker {
         if from >= to {
             return Advance::Done;
         }
-        for m in tag_starts().find_iter(&buf[from..to]) {
-            let at = from + m.start();
+        let hay = &buf[from..to];
+        let mut opens = memmem::find_iter(hay, b"<t").peekable();
+        let mut closes = memmem::find_iter(hay, b"</t").peekable();
+        loop {
+            let i = match (opens.peek(), closes.peek()) {
+                (Some(&o), Some(&c)) if o < c => opens.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => closes.next(),
+                (Some(_), None) => opens.next(),
+                (None, None) => None,
+            };
+            let Some(i) = i else { break };
+            let at = from + i;
             match self.tag(buf, at, eof, keywords, base) {
                 Some(()) => {}
                 None => {
@@ -172,19 +181,6 @@ impl TableTracker {
         }
         Some(())
     }
-}
-
-/// `<t`, `</t` in either case: the only tags the tracker reads, found
-/// with a SIMD searcher instead of stopping at every `<`.
-fn tag_starts() -> &'static AhoCorasick {
-    static AC: OnceLock<AhoCorasick> = OnceLock::new();
-    AC.get_or_init(|| {
-        AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostFirst)
-            .build(["<t", "</t", "<T", "</T"])
-            // Four fixed two- and three-byte patterns always compile.
-            .expect("static patterns")
-    })
 }
 
 enum Tag {
