@@ -32,58 +32,45 @@ fn is_trigger(b: u8) -> bool {
     b.is_ascii_digit() || matches!(b, b'@' | b'%' | b'&' | b'\\' | 0xEF | 0xF0)
 }
 
-/// SWAR test: does any byte of `w` need a closer look?
+/// Bit `i` is set when byte `i` of the block is a trigger. SIMD through
+/// the `wide` crate (SSE2 on x86-64), so the crate itself stays free of
+/// `unsafe`: three range tests and two equality tests per 16 bytes.
 #[inline]
-fn word_has_trigger(w: u64) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    // Bytes >= 0x80 are high; only 0xEF and 0xF0 matter among them, but
-    // testing them exactly costs more than a byte-wise look at the rare
-    // word that has 0xEF..0xF0.
-    let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
-    let eq = |b: u8| has_zero(w ^ (LO * u64::from(b)));
-    // Digits: (w & 0xF0) == 0x30 and low nibble <= 9, for ASCII bytes.
-    let ascii = !w & HI;
-    let hi_nib_3 = has_zero((w & (LO * 0xF0)) ^ (LO * 0x30));
-    let low = w & (LO * 0x0F);
-    // low nibble + 6 overflows into bit 4 when low nibble >= 10.
-    let le9 = !((low + LO * 0x06) & (LO * 0x10)) << 3 & HI;
-    let digit = hi_nib_3 & le9 & ascii;
-    digit != 0
-        || eq(b'@') != 0
-        || eq(b'%') != 0
-        || eq(b'&') != 0
-        || eq(b'\\') != 0
-        || eq(0xEF) != 0
-        || eq(0xF0) != 0
+fn trigger_mask(block: [u8; 16]) -> u32 {
+    use wide::u8x16;
+    let v = u8x16::new(block);
+    let in_range = |lo: u8, span: u8| {
+        let x = v - u8x16::splat(lo);
+        x.min(u8x16::splat(span)).simd_eq(x)
+    };
+    let hits = in_range(b'0', 9)
+        | in_range(b'%', 1)
+        | in_range(0xEF, 1)
+        | v.simd_eq(u8x16::splat(b'@'))
+        | v.simd_eq(u8x16::splat(b'\\'));
+    hits.to_bitmask()
 }
 
 /// The next trigger byte at or after `from`.
 #[inline]
 fn next_trigger(buf: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    let n = buf.len();
-    while i + 8 <= n {
-        let w = u64::from_le_bytes([
-            buf[i],
-            buf[i + 1],
-            buf[i + 2],
-            buf[i + 3],
-            buf[i + 4],
-            buf[i + 5],
-            buf[i + 6],
-            buf[i + 7],
-        ]);
-        if word_has_trigger(w) {
-            for (k, &b) in buf[i..i + 8].iter().enumerate() {
-                if is_trigger(b) {
-                    return Some(i + k);
-                }
-            }
+    let hay = &buf[from..];
+    let mut chunks = hay.chunks_exact(16);
+    let mut at = from;
+    for c in &mut chunks {
+        let mut block = [0u8; 16];
+        block.copy_from_slice(c);
+        let m = trigger_mask(block);
+        if m != 0 {
+            return Some(at + m.trailing_zeros() as usize);
         }
-        i += 8;
+        at += 16;
     }
-    buf[i..].iter().position(|&b| is_trigger(b)).map(|k| i + k)
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| is_trigger(b))
+        .map(|k| at + k)
 }
 
 /// What the hot loop can tell about a trigger without decoding it.
@@ -618,19 +605,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn swar_matches_bytewise() {
+    fn simd_mask_matches_bytewise() {
         for b in 0..=255u8 {
-            for lane in 0..8 {
-                let mut w = [b'x'; 8];
+            for lane in 0..16 {
+                let mut w = [b'x'; 16];
                 w[lane] = b;
-                let got = word_has_trigger(u64::from_le_bytes(w));
-                assert_eq!(got, is_trigger(b), "byte {b:#x} lane {lane}");
+                let want = if is_trigger(b) { 1 << lane } else { 0 };
+                assert_eq!(trigger_mask(w), want, "byte {b:#x} lane {lane}");
             }
         }
-        assert!(!word_has_trigger(u64::from_le_bytes(*b"abcdefgh")));
-        assert!(!word_has_trigger(u64::from_le_bytes(
-            "привет".as_bytes()[..8].try_into().unwrap()
-        )));
+        let text: [u8; 16] = "приветик".as_bytes().try_into().unwrap();
+        assert_eq!(trigger_mask(text), 0);
     }
 
     #[test]
