@@ -198,10 +198,9 @@ fn field_start(buf: &[u8], from: usize, pos: usize) -> usize {
         }
         end = i;
     }
-    for pat in [&b"%2C%22"[..], b"%2c%22", b"form-data;"] {
-        if let Some(i) = memchr::memmem::rfind(&w[cut..], pat) {
-            let at = cut + i + if pat.starts_with(b"%") { 3 } else { pat.len() };
-            cut = cut.max(at);
+    for (finder, skip) in reverse_finders() {
+        if let Some(i) = finder.rfind(&w[cut..]) {
+            cut = cut.max(cut + i + skip);
         }
     }
     from + cut
@@ -281,6 +280,20 @@ impl RawGate {
         let start = field_start(buf, from, pos);
         ac.is_match(&buf[start..pos])
     }
+}
+
+/// Field boundaries found by substring, with how far past their start the
+/// field begins, compiled once.
+fn reverse_finders() -> &'static [(memchr::memmem::FinderRev<'static>, usize)] {
+    static F: std::sync::OnceLock<Vec<(memchr::memmem::FinderRev<'static>, usize)>> =
+        std::sync::OnceLock::new();
+    F.get_or_init(|| {
+        vec![
+            (memchr::memmem::FinderRev::new(b"%2C%22"), 3),
+            (memchr::memmem::FinderRev::new(b"%2c%22"), 3),
+            (memchr::memmem::FinderRev::new(b"form-data;"), 10),
+        ]
+    })
 }
 
 /// A keyword must start a word: after a non-letter, or at a camelCase hump

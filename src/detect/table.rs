@@ -6,11 +6,8 @@
 //! passes them, remembers what each header cell announces (as a keyword
 //! [`Cue`]), and tells which column a candidate sits in.
 //!
-//! It reads only tags that start with `<t` or `</t` (lower case, as HTML
-//! is written today), found with `memchr::memmem`, and keeps a fixed
-//! amount of state, so it streams in bounded memory.
-
-use memchr::memmem;
+//! It reads only tags that start with `<t` or `</t`, found with `memchr`,
+//! and keeps a fixed amount of state, so it streams in bounded memory.
 
 use super::context::{Cue, KeywordIndex};
 
@@ -76,18 +73,19 @@ impl TableTracker {
         if from >= to {
             return Advance::Done;
         }
-        let hay = &buf[from..to];
-        let mut opens = memmem::find_iter(hay, b"<t").peekable();
-        let mut closes = memmem::find_iter(hay, b"</t").peekable();
-        loop {
-            let i = match (opens.peek(), closes.peek()) {
-                (Some(&o), Some(&c)) if o < c => opens.next(),
-                (Some(_), Some(_)) | (None, Some(_)) => closes.next(),
-                (Some(_), None) => opens.next(),
-                (None, None) => None,
-            };
-            let Some(i) = i else { break };
+        for i in memchr::memchr_iter(b'<', &buf[from..to]) {
             let at = from + i;
+            // Most tags are not ours: look at the next bytes before parsing.
+            let next = buf.get(at + 1).copied();
+            let ours = match next {
+                Some(b't' | b'T') => true,
+                Some(b'/') => matches!(buf.get(at + 2), Some(b't' | b'T') | None),
+                None => true,
+                _ => false,
+            };
+            if !ours {
+                continue;
+            }
             match self.tag(buf, at, eof, keywords, base) {
                 Some(()) => {}
                 None => {
