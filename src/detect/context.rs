@@ -8,7 +8,7 @@
 //! candidates that already passed their shape and checksum, so it costs
 //! nothing on clean text.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::category::Builtin;
 use super::decode::{Unit, decode_range};
@@ -77,6 +77,7 @@ impl KeywordIndex {
         }
         let ac = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&pats)
             .map_err(|e| format!("cannot compile keywords: {e}"))?;
         Ok(KeywordIndex { ac: Some(ac), cues })
@@ -269,6 +270,7 @@ impl RawGate {
         }
         AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&pats)
             .map(|ac| RawGate(Some(ac)))
             .map_err(|e| format!("cannot compile keywords: {e}"))

@@ -73,8 +73,21 @@ impl TableTracker {
         if from >= to {
             return Advance::Done;
         }
-        for i in memchr::memchr_iter(b'<', &buf[from..to]) {
-            let at = from + i;
+        let mut next = from;
+        while next < to {
+            // Outside a table no tag matters until the next `<table`: jump.
+            if !self.in_table {
+                let probe = &buf[next..(to + 5).min(buf.len())];
+                match table_finder().find(probe) {
+                    Some(i) if next + i < to => next += i,
+                    _ => break,
+                }
+            }
+            let Some(i) = memchr::memchr(b'<', &buf[next..to]) else {
+                break;
+            };
+            let at = next + i;
+            next = at + 1;
             // Most tags are not ours: look at the next bytes before parsing.
             let next = buf.get(at + 1).copied();
             let ours = match next {
@@ -179,6 +192,11 @@ impl TableTracker {
         }
         Some(())
     }
+}
+
+fn table_finder() -> &'static memchr::memmem::Finder<'static> {
+    static F: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+    F.get_or_init(|| memchr::memmem::Finder::new(b"<table"))
 }
 
 enum Tag {
