@@ -311,10 +311,29 @@ pub fn normalize(c: char) -> Option<char> {
 }
 
 /// Decodes the next logical character at `pos`, skipping invisible ones.
-#[inline]
-pub fn unit_at(buf: &[u8], mut pos: usize, eof: bool) -> Step {
+#[inline(always)]
+pub fn unit_at(buf: &[u8], pos: usize, eof: bool) -> Step {
+    // Fast path: plain ASCII that starts no escape.
+    if let Some(&b) = buf.get(pos)
+        && b < 0x80
+        && !matches!(b, b'%' | b'&' | b'\\')
+    {
+        let ch = match b {
+            b'\t' | b'\n' | b'\r' => ' ',
+            _ => b as char,
+        };
+        return Step::Unit(Unit {
+            ch,
+            start: pos,
+            end: pos + 1,
+        });
+    }
+    unit_slow(buf, pos, eof)
+}
+
+#[inline(never)]
+fn unit_slow(buf: &[u8], mut pos: usize, eof: bool) -> Step {
     loop {
-        // Fast path: plain ASCII that starts no escape.
         if let Some(&b) = buf.get(pos)
             && b < 0x80
             && !matches!(b, b'%' | b'&' | b'\\')
@@ -329,7 +348,7 @@ pub fn unit_at(buf: &[u8], mut pos: usize, eof: bool) -> Step {
                 end: pos + 1,
             });
         }
-        // Fast path: a plain two-byte character (Cyrillic and the like).
+        // A plain two-byte character (Cyrillic and the like).
         if let (Some(&l), Some(&c)) = (buf.get(pos), buf.get(pos + 1))
             && (0xC2..=0xDF).contains(&l)
             && c & 0xC0 == 0x80

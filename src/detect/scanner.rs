@@ -51,26 +51,48 @@ fn trigger_mask(block: [u8; 16]) -> u32 {
     hits.to_bitmask()
 }
 
-/// The next trigger byte at or after `from`.
-#[inline]
-fn next_trigger(buf: &[u8], from: usize) -> Option<usize> {
-    let hay = &buf[from..];
-    let mut chunks = hay.chunks_exact(16);
-    let mut at = from;
-    for c in &mut chunks {
-        let mut block = [0u8; 16];
-        block.copy_from_slice(c);
-        let m = trigger_mask(block);
-        if m != 0 {
-            return Some(at + m.trailing_zeros() as usize);
+/// The trigger mask of the last 16-byte block looked at, so that triggers
+/// close together cost one SIMD test, not one each.
+#[derive(Default)]
+struct Triggers {
+    block: usize,
+    mask: u32,
+    valid: bool,
+}
+
+impl Triggers {
+    /// The next trigger byte at or after `from`.
+    #[inline]
+    fn next(&mut self, buf: &[u8], from: usize) -> Option<usize> {
+        let mut at = from;
+        loop {
+            if self.valid && at >= self.block && at < self.block + 16 {
+                let m = self.mask & (u32::MAX << (at - self.block));
+                if m != 0 {
+                    return Some(self.block + m.trailing_zeros() as usize);
+                }
+                at = self.block + 16;
+            }
+            if at + 16 > buf.len() {
+                self.valid = false;
+                return buf[at.min(buf.len())..]
+                    .iter()
+                    .position(|&b| is_trigger(b))
+                    .map(|k| at + k);
+            }
+            let mut block = [0u8; 16];
+            block.copy_from_slice(&buf[at..at + 16]);
+            self.block = at;
+            self.mask = trigger_mask(block);
+            self.valid = true;
         }
-        at += 16;
     }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| is_trigger(b))
-        .map(|k| at + k)
+}
+
+/// The next trigger byte at or after `from`.
+#[cfg(test)]
+fn next_trigger(buf: &[u8], from: usize) -> Option<usize> {
+    Triggers::default().next(buf, from)
 }
 
 /// What the hot loop can tell about a trigger without decoding it.
@@ -291,8 +313,9 @@ impl Passes {
     ) {
         let len = buf.len();
         let mut pos = (self.builtin.cursor.saturating_sub(base) as usize).min(len);
+        let mut triggers = Triggers::default();
         loop {
-            let Some(t) = next_trigger(buf, pos) else {
+            let Some(t) = triggers.next(buf, pos) else {
                 if len > pos {
                     self.builtin.prev_word = is_word_byte(buf[len - 1]);
                 }
