@@ -23,6 +23,8 @@ pub enum Category {
     /// An ICD-10 diagnosis code (near a keyword): health data, a special
     /// category under 152-FZ.
     Diagnosis,
+    /// A bank account of an individual (balance accounts 40817, 40820).
+    BankAccount,
     /// A category named by a custom detector in a rule file.
     Custom(Arc<str>),
 }
@@ -40,6 +42,7 @@ impl Category {
             Category::Oms => "oms",
             Category::BirthDate => "birth_date",
             Category::Diagnosis => "diagnosis",
+            Category::BankAccount => "bank_account",
             Category::Custom(name) => name,
         }
     }
@@ -77,10 +80,11 @@ pub enum Builtin {
     Oms,
     BirthDate,
     Diagnosis,
+    BankAccount,
 }
 
 impl Builtin {
-    pub const ALL: [Builtin; 10] = [
+    pub const ALL: [Builtin; 11] = [
         Builtin::Snils,
         Builtin::Inn,
         Builtin::InnLegal,
@@ -91,6 +95,7 @@ impl Builtin {
         Builtin::Oms,
         Builtin::BirthDate,
         Builtin::Diagnosis,
+        Builtin::BankAccount,
     ];
 
     pub fn name(self) -> &'static str {
@@ -105,6 +110,7 @@ impl Builtin {
             Builtin::Oms => "oms",
             Builtin::BirthDate => "birth_date",
             Builtin::Diagnosis => "diagnosis",
+            Builtin::BankAccount => "bank_account",
         }
     }
 
@@ -124,6 +130,7 @@ impl Builtin {
             Builtin::Oms => Category::Oms,
             Builtin::BirthDate => Category::BirthDate,
             Builtin::Diagnosis => Category::Diagnosis,
+            Builtin::BankAccount => Category::BankAccount,
         }
     }
 
@@ -185,10 +192,12 @@ pub enum Format {
     BirthDateIso,
     /// `C50.1`, `D12`: needs a keyword.
     DiagnosisIcd10,
+    /// `40817810000000000001`: an account of an individual.
+    AccountPersonal,
 }
 
 impl Format {
-    pub const ALL: [Format; 22] = [
+    pub const ALL: [Format; 23] = [
         Format::SnilsGrouped,
         Format::SnilsBare,
         Format::InnBare,
@@ -211,6 +220,7 @@ impl Format {
         Format::BirthDateDotted,
         Format::BirthDateIso,
         Format::DiagnosisIcd10,
+        Format::AccountPersonal,
     ];
 
     pub fn builtin(self) -> Builtin {
@@ -229,6 +239,7 @@ impl Format {
             EmailPlain => Builtin::Email,
             BirthDateDotted | BirthDateIso => Builtin::BirthDate,
             DiagnosisIcd10 => Builtin::Diagnosis,
+            AccountPersonal => Builtin::BankAccount,
         }
     }
 
@@ -253,6 +264,7 @@ impl Format {
             BirthDateDotted => "dotted",
             BirthDateIso => "iso",
             DiagnosisIcd10 => "icd10",
+            AccountPersonal => "personal",
         }
     }
 
@@ -280,6 +292,7 @@ impl Format {
             OmsBare => 0.55,
             EmailPlain => 0.95,
             BirthDateDotted | BirthDateIso | DiagnosisIcd10 => 0.2,
+            AccountPersonal => 0.9,
         }
     }
 

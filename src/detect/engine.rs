@@ -92,7 +92,7 @@ pub struct CustomSpec {
 /// Everything needed to build an [`Engine`]: plain data, no I/O.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EngineSpec {
-    pub builtins: [BuiltinSpec; 10],
+    pub builtins: [BuiltinSpec; 11],
     pub noise_keywords: Vec<String>,
     pub context: ContextParams,
     pub custom: Vec<CustomSpec>,

@@ -412,6 +412,10 @@ pub fn readings(isl: &Island, i: usize, year2: u8, emit: &mut impl FnMut(Reading
             v[1..].copy_from_slice(&d[d.len() - 10..]);
             emit(mk(f, start, &v));
         }
+        // Accounts of individuals: balance account 40817 or 40820.
+        if shape == [20] && (d[..5] == [4, 0, 8, 1, 7] || d[..5] == [4, 0, 8, 2, 0]) {
+            emit(mk(Format::AccountPersonal, first.start, d));
+        }
         // Dates of birth
         if total == 8 && k == 3 && inner.iter().all(|g| g.sep.units == 1) {
             let same = inner[0].sep.bits == inner[1].sep.bits;
@@ -604,6 +608,8 @@ mod tests {
             ("32.07.1956", &[]),
             (" C50.1 ", &[DiagnosisIcd10]),
             ("CC50.1", &[]),
+            ("40817810099910004312", &[AccountPersonal]),
+            ("40702810099910004312", &[]),
             ("+\u{200B}7\u{200B}9991234567", &[PhoneInternational]),
             ("123456789047abc", &[]),
         ];

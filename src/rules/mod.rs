@@ -555,7 +555,7 @@ pub fn category(name: &str) -> Category {
 }
 
 /// The built-in detectors, for listings.
-pub fn builtins() -> [Builtin; 10] {
+pub fn builtins() -> [Builtin; 11] {
     Builtin::ALL
 }
 

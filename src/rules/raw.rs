@@ -45,10 +45,11 @@ pub struct RawDetectors {
     pub oms: Option<RawDetector>,
     pub birth_date: Option<RawDetector>,
     pub diagnosis: Option<RawDetector>,
+    pub bank_account: Option<RawDetector>,
 }
 
 impl RawDetectors {
-    pub fn entries(&self) -> [(Builtin, Option<&RawDetector>); 10] {
+    pub fn entries(&self) -> [(Builtin, Option<&RawDetector>); 11] {
         [
             (Builtin::Snils, self.snils.as_ref()),
             (Builtin::Inn, self.inn.as_ref()),
@@ -60,6 +61,7 @@ impl RawDetectors {
             (Builtin::Oms, self.oms.as_ref()),
             (Builtin::BirthDate, self.birth_date.as_ref()),
             (Builtin::Diagnosis, self.diagnosis.as_ref()),
+            (Builtin::BankAccount, self.bank_account.as_ref()),
         ]
     }
 }
