@@ -72,7 +72,26 @@ pub fn read(buf: &[u8], lo: usize, at: Unit, eof: bool, scratch: &mut Vec<Unit>)
 
     // Local part, backwards over a decoded window.
     scratch.clear();
-    let from = at.start.saturating_sub(RAW_WINDOW / 2).max(lo);
+    let floor = at.start.saturating_sub(RAW_WINDOW / 2).max(lo);
+    // Bytes that no encoding of a local part contains end it: decode only
+    // from there.
+    let from = buf[floor..at.start]
+        .iter()
+        .rposition(|&b| {
+            !(b.is_ascii_alphanumeric()
+                || b >= 0x80
+                || matches!(
+                    b,
+                    b'.' | b'_' | b'%' | b'+' | b'-' | b'\'' | b'\\' | b'&' | b'#' | b';'
+                ))
+        })
+        .map_or(floor, |i| floor + i + 1);
+    // Keep a `//` before it in view: URL credentials are not addresses.
+    let from = if from >= floor + 2 && &buf[from - 2..from] == b"//" {
+        from - 2
+    } else {
+        from
+    };
     decode_range(buf, from, at.start, scratch);
     let mut first = scratch.len();
     while first > 0 && local_char(scratch[first - 1].ch) && scratch.len() - first < MAX_LOCAL {

@@ -161,9 +161,20 @@ fn quick_skip(buf: &[u8], t: usize, eof: bool) -> Quick {
             if v.is_ascii_digit() || matches!(v, b'@' | b'&' | b'\\' | 0xEF | 0xF0) {
                 Quick::Decode
             } else if (0xC2..=0xDF).contains(&v) && pct_continuation(buf, t + 3) {
-                // A two-byte character (Cyrillic, NBSP, soft hyphen): never a
-                // digit or `@`, never a letter of a glued word.
-                Quick::Skip(t + 6, false)
+                // Two-byte characters (Cyrillic, NBSP, soft hyphen): never a
+                // digit or `@`, never a letter of a glued word. Skip the run.
+                let mut p = t + 6;
+                while buf.get(p) == Some(&b'%')
+                    && let (Some(h), Some(l)) = (
+                        buf.get(p + 1).copied().and_then(hex),
+                        buf.get(p + 2).copied().and_then(hex),
+                    )
+                    && (0xC2..=0xDF).contains(&((h << 4) | l))
+                    && pct_continuation(buf, p + 3)
+                {
+                    p += 6;
+                }
+                Quick::Skip(p, false)
             } else if v >= 0x80 {
                 // A multi-byte character: letters, punctuation, spaces.
                 // Decode to keep its length right (it may be invisible).
