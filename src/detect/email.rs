@@ -46,7 +46,7 @@ fn domain_char(c: char) -> bool {
 pub fn read(buf: &[u8], lo: usize, at: Unit, eof: bool, scratch: &mut Vec<Unit>) -> Found {
     // Domain, forwards.
     let mut pos = at.end;
-    let mut domain = String::new();
+    let mut domain = String::with_capacity(32);
     let mut dom_end = at.end;
     let mut dom_chars = 0;
     loop {
@@ -104,8 +104,9 @@ pub fn read(buf: &[u8], lo: usize, at: Unit, eof: bool, scratch: &mut Vec<Unit>)
     if first == scratch.len() {
         return Found::None;
     }
-    let local: String = scratch[first..].iter().map(|u| u.ch).collect();
-    if local.ends_with('.') || local.contains("..") {
+    let local = &scratch[first..];
+    let dots = local.windows(2).any(|w| w[0].ch == '.' && w[1].ch == '.');
+    if local.last().is_some_and(|u| u.ch == '.') || dots {
         return Found::None;
     }
     // URL credentials: `scheme://user@host`.
@@ -113,7 +114,10 @@ pub fn read(buf: &[u8], lo: usize, at: Unit, eof: bool, scratch: &mut Vec<Unit>)
         return Found::None;
     }
     let start = scratch[first].start;
-    let mut value = local.to_lowercase();
+    let mut value = String::with_capacity(local.len() + 1 + domain.len());
+    for u in local {
+        value.extend(u.ch.to_lowercase());
+    }
     value.push('@');
     value.push_str(domain);
     Found::Email(Email {

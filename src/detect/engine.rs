@@ -181,7 +181,8 @@ impl AllowList {
     }
 
     pub(crate) fn allows(&self, value: &str) -> bool {
-        self.values.contains(value) || self.patterns.as_ref().is_some_and(|p| p.is_match(value))
+        (!self.values.is_empty() && self.values.contains(value))
+            || self.patterns.as_ref().is_some_and(|p| p.is_match(value))
     }
 }
 
