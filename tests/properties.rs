@@ -318,3 +318,44 @@ fn settled_offset_is_honest() {
     sc.finish(&mut out);
     assert_eq!(out.len(), 3);
 }
+
+/// YAML-ish fragments, so that generated rule files reach deep into the
+/// parser and the validator, not only its first line.
+fn yamlish() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("detectors:\n".to_string()),
+        Just("  phone:\n".to_string()),
+        Just("    min_confidence: 2\n".to_string()),
+        Just("    formats: {bare10: 0.9, nope: 1}\n".to_string()),
+        Just("custom:\n  - id: x\n    category: c\n".to_string()),
+        Just("    regex: '[0-9]{3}'\n".to_string()),
+        Just("    regex: '('\n".to_string()),
+        Just("    dictionary: [а, b]\n".to_string()),
+        Just("examples:\n  - text: 'СНИЛС 112-233-445 95'\n    match: snils\n".to_string()),
+        Just("allow: {values: [x], patterns: ['[']}\n".to_string()),
+        Just("&a [*a, *a]\n".to_string()),
+        "[ -~\n]{0,40}",
+        any::<String>(),
+    ];
+    proptest::collection::vec(piece, 0..10).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+    #[test]
+    fn rule_files_never_panic(text in yamlish()) {
+        match rules::compile_texts(&[("fuzz.yaml", &text)]) {
+            Ok(engine) => {
+                let _ = engine.scan(text.as_bytes());
+            }
+            Err(errors) => {
+                for e in &errors.0 {
+                    prop_assert_eq!(&e.file, "fuzz.yaml");
+                    prop_assert!(e.line >= 1 && e.column >= 1);
+                    prop_assert!(!e.message.is_empty());
+                }
+            }
+        }
+    }
+}
