@@ -7,24 +7,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-/// The kind of personal data (or, for `inn_legal`, company data) found.
+/// The kind of personal data (or, for `inn_legal`, company data) found:
+/// the category of a built-in detector, or one a rule file names.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Category {
-    Snils,
-    Inn,
-    InnLegal,
-    Passport,
-    Phone,
-    Email,
-    Card,
-    Oms,
-    /// A date of birth (near a keyword).
-    BirthDate,
-    /// An ICD-10 diagnosis code (near a keyword): health data, a special
-    /// category under 152-FZ.
-    Diagnosis,
-    /// A bank account of an individual (balance accounts 40817, 40820).
-    BankAccount,
+    Builtin(Builtin),
     /// A category named by a custom detector in a rule file.
     Custom(Arc<str>),
 }
@@ -32,17 +19,7 @@ pub enum Category {
 impl Category {
     pub fn as_str(&self) -> &str {
         match self {
-            Category::Snils => "snils",
-            Category::Inn => "inn",
-            Category::InnLegal => "inn_legal",
-            Category::Passport => "passport",
-            Category::Phone => "phone",
-            Category::Email => "email",
-            Category::Card => "card",
-            Category::Oms => "oms",
-            Category::BirthDate => "birth_date",
-            Category::Diagnosis => "diagnosis",
-            Category::BankAccount => "bank_account",
+            Category::Builtin(b) => b.name(),
             Category::Custom(name) => name,
         }
     }
@@ -50,14 +27,14 @@ impl Category {
     /// Parses a category name; names that are not built in become custom.
     pub fn from_name(name: &str) -> Category {
         match Builtin::from_name(name) {
-            Some(b) => b.category(),
+            Some(b) => Category::Builtin(b),
             None => Category::Custom(Arc::from(name)),
         }
     }
 
     /// Whether the category is personal data of a person (company INNs are not).
     pub fn is_personal(&self) -> bool {
-        !matches!(self, Category::InnLegal)
+        !matches!(self, Category::Builtin(Builtin::InnLegal))
     }
 }
 
@@ -119,19 +96,7 @@ impl Builtin {
     }
 
     pub fn category(self) -> Category {
-        match self {
-            Builtin::Snils => Category::Snils,
-            Builtin::Inn => Category::Inn,
-            Builtin::InnLegal => Category::InnLegal,
-            Builtin::Passport => Category::Passport,
-            Builtin::Phone => Category::Phone,
-            Builtin::Email => Category::Email,
-            Builtin::Card => Category::Card,
-            Builtin::Oms => Category::Oms,
-            Builtin::BirthDate => Category::BirthDate,
-            Builtin::Diagnosis => Category::Diagnosis,
-            Builtin::BankAccount => Category::BankAccount,
-        }
+        Category::Builtin(self)
     }
 
     pub fn index(self) -> usize {

@@ -310,43 +310,35 @@ pub fn normalize(c: char) -> Option<char> {
     })
 }
 
+/// Plain ASCII that starts no escape: the common case, decoded inline.
+#[inline(always)]
+fn ascii_unit(buf: &[u8], pos: usize) -> Option<Step> {
+    let b = *buf.get(pos)?;
+    if b >= 0x80 || matches!(b, b'%' | b'&' | b'\\') {
+        return None;
+    }
+    let ch = match b {
+        b'\t' | b'\n' | b'\r' => ' ',
+        _ => b as char,
+    };
+    Some(Step::Unit(Unit {
+        ch,
+        start: pos,
+        end: pos + 1,
+    }))
+}
+
 /// Decodes the next logical character at `pos`, skipping invisible ones.
 #[inline(always)]
 pub fn unit_at(buf: &[u8], pos: usize, eof: bool) -> Step {
-    // Fast path: plain ASCII that starts no escape.
-    if let Some(&b) = buf.get(pos)
-        && b < 0x80
-        && !matches!(b, b'%' | b'&' | b'\\')
-    {
-        let ch = match b {
-            b'\t' | b'\n' | b'\r' => ' ',
-            _ => b as char,
-        };
-        return Step::Unit(Unit {
-            ch,
-            start: pos,
-            end: pos + 1,
-        });
-    }
-    unit_slow(buf, pos, eof)
+    ascii_unit(buf, pos).unwrap_or_else(|| unit_slow(buf, pos, eof))
 }
 
 #[inline(never)]
 fn unit_slow(buf: &[u8], mut pos: usize, eof: bool) -> Step {
     loop {
-        if let Some(&b) = buf.get(pos)
-            && b < 0x80
-            && !matches!(b, b'%' | b'&' | b'\\')
-        {
-            let ch = match b {
-                b'\t' | b'\n' | b'\r' => ' ',
-                _ => b as char,
-            };
-            return Step::Unit(Unit {
-                ch,
-                start: pos,
-                end: pos + 1,
-            });
+        if let Some(step) = ascii_unit(buf, pos) {
+            return step;
         }
         // A plain two-byte character (Cyrillic and the like).
         if let (Some(&l), Some(&c)) = (buf.get(pos), buf.get(pos + 1))

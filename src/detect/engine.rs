@@ -190,8 +190,8 @@ impl AllowList {
 /// entries can be written as people write them (`+7(812)923-52-23`).
 pub fn normalize_value(category: &Category, raw: &str) -> String {
     match category {
-        Category::Email => raw.trim().to_lowercase(),
-        Category::Phone => {
+        Category::Builtin(Builtin::Email) => raw.trim().to_lowercase(),
+        Category::Builtin(Builtin::Phone) => {
             let d: String = raw.chars().filter(char::is_ascii_digit).collect();
             match d.len() {
                 11 if d.starts_with('8') || d.starts_with('7') => format!("7{}", &d[1..]),

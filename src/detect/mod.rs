@@ -100,7 +100,7 @@ impl Finding {
 
 /// Masks a raw identifier for display. See [`Finding::preview`].
 pub fn preview(category: &Category, text: &str) -> String {
-    if let Category::Email = category {
+    if let Category::Builtin(Builtin::Email) = category {
         let decoded = decoded_text(text);
         if let Some((local, domain)) = decoded.split_once('@') {
             let first: String = local.chars().take(1).collect();
@@ -141,13 +141,19 @@ mod tests {
     #[test]
     fn preview_masks() {
         assert_eq!(
-            preview(&Category::Snils, "112-233-445 95"),
+            preview(&Category::Builtin(Builtin::Snils), "112-233-445 95"),
             "***-***-*45 95"
         );
-        assert_eq!(preview(&Category::Email, "ivan@mail.ru"), "i***@mail.ru");
-        assert_eq!(preview(&Category::Email, "ivan%40mail.ru"), "i***@mail.ru");
         assert_eq!(
-            preview(&Category::Passport, "серия 4508 № 123456"),
+            preview(&Category::Builtin(Builtin::Email), "ivan@mail.ru"),
+            "i***@mail.ru"
+        );
+        assert_eq!(
+            preview(&Category::Builtin(Builtin::Email), "ivan%40mail.ru"),
+            "i***@mail.ru"
+        );
+        assert_eq!(
+            preview(&Category::Builtin(Builtin::Passport), "серия 4508 № 123456"),
             "***** **** № **3456"
         );
     }
@@ -157,7 +163,7 @@ mod tests {
         let f = Finding {
             start: 0,
             end: 1,
-            category: Category::Snils,
+            category: Category::Builtin(Builtin::Snils),
             detector: Arc::from("snils"),
             format: None,
             confidence: 1.0,

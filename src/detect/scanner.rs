@@ -375,7 +375,7 @@ impl Passes {
                             out.push(Finding {
                                 start: base + m.start as u64,
                                 end: base + m.end as u64,
-                                category: Category::Email,
+                                category: Category::Builtin(Builtin::Email),
                                 detector: cfg.id.clone(),
                                 format: Some(Format::EmailPlain),
                                 confidence: conf,
