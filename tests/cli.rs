@@ -215,6 +215,12 @@ fn rules_check_and_test() {
         "{err}"
     );
 
+    let empty = d.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = zaslon(&["rules", "check", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no rule files"));
+
     let failing = d.join("failing.yaml");
     std::fs::copy(rules.join("ru-default.yaml"), d.join("base.yaml")).unwrap();
     std::fs::write(

@@ -470,6 +470,17 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<RuleFile>, RuleErrors> {
             message: format!("cannot list rule files: {e}"),
         }])
     })?;
+    if expanded.is_empty() {
+        return Err(RuleErrors(vec![RuleError {
+            file: paths
+                .first()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            line: 1,
+            column: 1,
+            message: "no rule files (*.yaml, *.yml) found".into(),
+        }]));
+    }
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for p in expanded {
