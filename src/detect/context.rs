@@ -112,6 +112,27 @@ impl KeywordIndex {
             pos.saturating_sub(raw_window.min(RAW_WINDOW)).max(lo),
             pos,
         );
+        let field = &buf[from..pos];
+        if field.len() <= RAW_WINDOW
+            && field
+                .iter()
+                .all(|&b| b < 0x80 && !matches!(b, b'%' | b'&' | b'\\'))
+        {
+            return self.nearest_ascii(ac, field, from, window);
+        }
+        self.nearest_decoded(ac, buf, from, pos, window, scratch)
+    }
+
+    /// The search over the decoded field `buf[from..pos]`.
+    fn nearest_decoded(
+        &self,
+        ac: &AhoCorasick,
+        buf: &[u8],
+        from: usize,
+        pos: usize,
+        window: usize,
+        scratch: &mut Scratch,
+    ) -> Option<Hit> {
         scratch.units.clear();
         decode_range(buf, from, pos, &mut scratch.units);
         let skip = scratch.units.len().saturating_sub(window);
@@ -145,6 +166,47 @@ impl KeywordIndex {
                 raw_start: units[first].start,
             };
             best = Some(hit);
+        }
+        best
+    }
+
+    /// The same search for a field of plain ASCII with no escapes, where
+    /// decoding is the identity (but for `\t\n\r`, which read as spaces):
+    /// no decoding, no allocation.
+    fn nearest_ascii(
+        &self,
+        ac: &AhoCorasick,
+        field: &[u8],
+        from: usize,
+        window: usize,
+    ) -> Option<Hit> {
+        let skip = field.len().saturating_sub(window);
+        let f = &field[skip..];
+        let mut low = [0u8; RAW_WINDOW];
+        let norm = |b: u8| match b {
+            b'\t' | b'\n' | b'\r' => b' ',
+            _ => b,
+        };
+        for (d, &b) in low.iter_mut().zip(f) {
+            *d = norm(b).to_ascii_lowercase();
+        }
+        let mut best = None;
+        for m in ac.find_iter(&low[..f.len()]) {
+            let (first, last) = (m.start(), m.end() - 1);
+            if first > 0 {
+                let prev = norm(f[first - 1]) as char;
+                let cur = f[first] as char;
+                let starts = (!prev.is_ascii_alphanumeric() && prev != '@' && prev != '.')
+                    || (prev.is_ascii_lowercase() && cur.is_ascii_uppercase());
+                if !starts {
+                    continue;
+                }
+            }
+            best = Some(Hit {
+                cue: self.cues[m.pattern().as_usize()],
+                distance: f.len() - 1 - last,
+                raw_start: from + skip + first,
+            });
         }
         best
     }
@@ -387,6 +449,50 @@ mod tests {
             assert!(g.may_match(s.as_bytes(), 0, s.len()), "{s}");
         }
         assert!(!g.may_match("Новости".as_bytes(), 0, "Новости".len()));
+    }
+
+    #[test]
+    fn ascii_fast_path_equals_decoding() {
+        let idx = KeywordIndex::new(&[
+            ("tel".into(), Cue::Builtin(Builtin::Phone)),
+            ("phone".into(), Cue::Builtin(Builtin::Phone)),
+            ("id".into(), Cue::Noise),
+            ("oms".into(), Cue::Builtin(Builtin::Oms)),
+        ])
+        .unwrap();
+        let ac = idx.ac.clone().unwrap();
+        let parts = [
+            "tel",
+            "Phone",
+            "ID",
+            "omsPolicy",
+            "x",
+            " ",
+            "_",
+            "=",
+            "\n",
+            "@",
+            ".",
+            "\"",
+            ":",
+            "a1",
+        ];
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..2000 {
+            let mut s = String::new();
+            for _ in 0..(seed % 12) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                s.push_str(parts[(seed % parts.len() as u64) as usize]);
+            }
+            for window in [4, 64] {
+                let mut sc = Scratch::default();
+                let fast = idx.nearest_ascii(&ac, s.as_bytes(), 0, window);
+                let slow = idx.nearest_decoded(&ac, s.as_bytes(), 0, s.len(), window, &mut sc);
+                assert_eq!(fast, slow, "{s:?} window {window}");
+            }
+        }
     }
 
     #[test]
