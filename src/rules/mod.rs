@@ -459,7 +459,8 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// Reads and parses rule files and directories. Unreadable files and
 /// syntax errors are all reported, each with its position.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<RuleFile>, RuleErrors> {
-    let expanded = expand_paths(paths).map_err(|e| {
+    // Errors about the paths as a whole point at the first one given.
+    let whole = |message: String| {
         RuleErrors(vec![RuleError {
             file: paths
                 .first()
@@ -467,19 +468,13 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<RuleFile>, RuleErrors> {
                 .unwrap_or_default(),
             line: 1,
             column: 1,
-            message: format!("cannot list rule files: {e}"),
+            message,
         }])
-    })?;
+    };
+    let expanded =
+        expand_paths(paths).map_err(|e| whole(format!("cannot list rule files: {e}")))?;
     if expanded.is_empty() {
-        return Err(RuleErrors(vec![RuleError {
-            file: paths
-                .first()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            line: 1,
-            column: 1,
-            message: "no rule files (*.yaml, *.yml) found".into(),
-        }]));
+        return Err(whole("no rule files (*.yaml, *.yml) found".into()));
     }
     let mut files = Vec::new();
     let mut errors = Vec::new();
