@@ -273,13 +273,6 @@ fn field_start(buf: &[u8], from: usize, pos: usize) -> usize {
 /// `%20` for spaces), JSON-escaped and as decimal character references, in
 /// lower, upper and capitalised case.
 fn raw_forms(kw: &str) -> Vec<String> {
-    let lower = kw.to_lowercase();
-    let mut cap = String::new();
-    let mut it = lower.chars();
-    if let Some(c) = it.next() {
-        cap.extend(c.to_uppercase());
-        cap.push_str(it.as_str());
-    }
     let pct = |c: char| {
         let mut b = [0u8; 4];
         c.encode_utf8(&mut b)
@@ -288,7 +281,7 @@ fn raw_forms(kw: &str) -> Vec<String> {
             .collect::<String>()
     };
     let mut out = Vec::new();
-    for v in [lower.clone(), kw.to_uppercase(), cap] {
+    for v in super::custom::case_variants(kw) {
         // Only non-ASCII characters are escaped (and spaces, in forms).
         let enc = |f: &dyn Fn(char) -> String| {
             v.chars()

@@ -142,7 +142,7 @@ fn valid_domain(domain: &str) -> bool {
     tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic) && !FILE_TLDS.contains(&tld)
 }
 
-/// Decodes `buf[from..to]` for tests and tools.
+/// The address around the first `@` of `s`: its raw text and value.
 #[cfg(test)]
 fn find(s: &str) -> Option<(String, String)> {
     let buf = s.as_bytes();

@@ -17,7 +17,7 @@ use super::Finding;
 use super::category::{Builtin, Category, Format};
 use super::context::{Hit, RAW_WINDOW, SHORT_WINDOW, Scratch};
 use super::custom::CustomState;
-use super::decode::{Step, Unit, unit_at};
+use super::decode::{Step, Unit, hex_val, unit_at};
 use super::email;
 use super::engine::Engine;
 use super::numbers::{self, Island, Reading};
@@ -154,7 +154,7 @@ fn quick_skip(buf: &[u8], t: usize, eof: bool) -> Quick {
             let (Some(&h), Some(&l)) = (buf.get(t + 1), buf.get(t + 2)) else {
                 return if eof { Quick::Decode } else { Quick::NeedMore };
             };
-            let (Some(h), Some(l)) = (hex(h), hex(l)) else {
+            let (Some(h), Some(l)) = (hex_val(h), hex_val(l)) else {
                 return Quick::Skip(t + 1, false);
             };
             let v = (h << 4) | l;
@@ -166,8 +166,8 @@ fn quick_skip(buf: &[u8], t: usize, eof: bool) -> Quick {
                 let mut p = t + 6;
                 while buf.get(p) == Some(&b'%')
                     && let (Some(h), Some(l)) = (
-                        buf.get(p + 1).copied().and_then(hex),
-                        buf.get(p + 2).copied().and_then(hex),
+                        buf.get(p + 1).copied().and_then(hex_val),
+                        buf.get(p + 2).copied().and_then(hex_val),
                     )
                     && (0xC2..=0xDF).contains(&((h << 4) | l))
                     && pct_continuation(buf, p + 3)
@@ -188,11 +188,6 @@ fn quick_skip(buf: &[u8], t: usize, eof: bool) -> Quick {
             Some(b'#' | b'c') => Quick::Decode,
             _ => Quick::Skip(t + 1, false),
         },
-        b'\\' => match buf.get(t + 1) {
-            None if !eof => Quick::NeedMore,
-            Some(b'u' | b'x') => Quick::Decode,
-            _ => Quick::Decode,
-        },
         _ => Quick::Decode,
     }
 }
@@ -201,16 +196,12 @@ fn quick_skip(buf: &[u8], t: usize, eof: bool) -> Quick {
 fn pct_continuation(buf: &[u8], i: usize) -> bool {
     match (
         buf.get(i),
-        buf.get(i + 1).copied().and_then(hex),
-        buf.get(i + 2).copied().and_then(hex),
+        buf.get(i + 1).copied().and_then(hex_val),
+        buf.get(i + 2).copied().and_then(hex_val),
     ) {
         (Some(b'%'), Some(h), Some(l)) => (h << 4 | l) & 0xC0 == 0x80,
         _ => false,
     }
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 fn is_word_byte(b: u8) -> bool {

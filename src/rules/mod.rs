@@ -20,9 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde_saphyr::Location;
 
-use crate::detect::{
-    AllowSpec, Builtin, Category, CustomSpec, Engine, EngineSpec, Format, PatternSpec, Validator,
-};
+use crate::detect::{AllowSpec, CustomSpec, Engine, EngineSpec, Format, PatternSpec, Validator};
 
 pub use raw::RawRules;
 
@@ -553,16 +551,6 @@ fn describe(cats: &[&str]) -> String {
     } else {
         cats.join(", ")
     }
-}
-
-/// Checks that a category name is one Zaslon knows or a custom one.
-pub fn category(name: &str) -> Category {
-    Category::from_name(name)
-}
-
-/// The built-in detectors, for listings.
-pub fn builtins() -> [Builtin; 11] {
-    Builtin::ALL
 }
 
 #[cfg(test)]

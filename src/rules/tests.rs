@@ -1,6 +1,7 @@
 //! Rule-file fixtures: what must parse, what must fail and where.
 
 use super::*;
+use crate::detect::Builtin;
 
 fn errors(text: &str) -> Vec<String> {
     match compile_texts(&[("r.yaml", text)]) {
