@@ -98,7 +98,7 @@ impl Output<'_> {
                 });
                 if self.show_values {
                     obj["value"] = String::from_utf8_lossy(raw).into_owned().into();
-                    obj["normalized"] = f.value.clone().into();
+                    obj["normalized"] = f.value.as_str().into();
                 }
                 writeln!(self.out, "{obj}")
             }

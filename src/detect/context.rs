@@ -182,16 +182,23 @@ impl KeywordIndex {
     ) -> Option<Hit> {
         let skip = field.len().saturating_sub(window);
         let f = &field[skip..];
-        let mut low = [0u8; RAW_WINDOW];
         let norm = |b: u8| match b {
             b'\t' | b'\n' | b'\r' => b' ',
             _ => b,
+        };
+        let mut buf = [0u8; 64];
+        let mut heap = Vec::new();
+        let low: &mut [u8] = if f.len() <= buf.len() {
+            &mut buf[..f.len()]
+        } else {
+            heap.resize(f.len(), 0);
+            &mut heap
         };
         for (d, &b) in low.iter_mut().zip(f) {
             *d = norm(b).to_ascii_lowercase();
         }
         let mut best = None;
-        for m in ac.find_iter(&low[..f.len()]) {
+        for m in ac.find_iter(&*low) {
             let (first, last) = (m.start(), m.end() - 1);
             if first > 0 {
                 let prev = norm(f[first - 1]) as char;
@@ -261,9 +268,12 @@ fn field_start(buf: &[u8], from: usize, pos: usize) -> usize {
         }
         end = i;
     }
-    for (finder, skip) in reverse_finders() {
-        if let Some(i) = finder.rfind(&w[cut..]) {
-            cut = cut.max(cut + i + skip);
+    // Both substring boundaries hold a `%` or a `;`: most fields have neither.
+    if memchr::memchr2(b'%', b';', &w[cut..]).is_some() {
+        for (finder, skip) in reverse_finders() {
+            if let Some(i) = finder.rfind(&w[cut..]) {
+                cut = cut.max(cut + i + skip);
+            }
         }
     }
     from + cut

@@ -295,7 +295,7 @@ impl Custom {
     }
 
     /// Validates a raw match and returns its normalised value.
-    pub fn value(&self, text: &[u8]) -> Option<String> {
+    pub fn value(&self, text: &[u8]) -> Option<compact_str::CompactString> {
         match self.validator {
             Some(v) => {
                 let digits: Vec<u8> = text
@@ -306,7 +306,7 @@ impl Custom {
                 v.check(&digits)
                     .then(|| digits.iter().map(|&d| char::from(b'0' + d)).collect())
             }
-            None => Some(String::from_utf8_lossy(text).trim().to_lowercase()),
+            None => Some(String::from_utf8_lossy(text).trim().to_lowercase().into()),
         }
     }
 }

@@ -6,6 +6,8 @@
 //! names that look like addresses (`icon@2x.png`), URL credentials
 //! (`https://key@host`) and CSS at-rules do not.
 
+use compact_str::CompactString;
+
 use super::context::RAW_WINDOW;
 use super::decode::{Step, Unit, decode_range, unit_at};
 
@@ -22,7 +24,7 @@ const FILE_TLDS: &[&str] = &[
 pub struct Email {
     pub start: usize,
     pub end: usize,
-    pub value: String,
+    pub value: CompactString,
 }
 
 pub enum Found {
@@ -41,12 +43,22 @@ fn domain_char(c: char) -> bool {
     c.is_alphanumeric() || c == '-' || c == '.'
 }
 
+/// Appends `c` in lower case (ASCII without a case-mapping table).
+#[inline]
+fn push_lower(s: &mut CompactString, c: char) {
+    if c.is_ascii() {
+        s.push(c.to_ascii_lowercase());
+    } else {
+        s.extend(c.to_lowercase());
+    }
+}
+
 /// Reads the address around the `@` unit `at`. Bytes before `lo` are not
 /// read. `scratch` is reused for the decoded local part.
 pub fn read(buf: &[u8], lo: usize, at: Unit, eof: bool, scratch: &mut Vec<Unit>) -> Found {
     // Domain, forwards.
     let mut pos = at.end;
-    let mut domain = String::with_capacity(32);
+    let mut domain = CompactString::default();
     let mut dom_end = at.end;
     let mut dom_chars = 0;
     loop {
@@ -59,7 +71,7 @@ pub fn read(buf: &[u8], lo: usize, at: Unit, eof: bool, scratch: &mut Vec<Unit>)
             break;
         }
         dom_chars += 1;
-        domain.extend(u.ch.to_lowercase());
+        push_lower(&mut domain, u.ch);
         pos = u.end;
         if u.ch != '.' {
             dom_end = u.end;
@@ -114,9 +126,9 @@ pub fn read(buf: &[u8], lo: usize, at: Unit, eof: bool, scratch: &mut Vec<Unit>)
         return Found::None;
     }
     let start = scratch[first].start;
-    let mut value = String::with_capacity(local.len() + 1 + domain.len());
+    let mut value = CompactString::with_capacity(local.len() + 1 + domain.len());
     for u in local {
-        value.extend(u.ch.to_lowercase());
+        push_lower(&mut value, u.ch);
     }
     value.push('@');
     value.push_str(domain);
@@ -128,23 +140,21 @@ pub fn read(buf: &[u8], lo: usize, at: Unit, eof: bool, scratch: &mut Vec<Unit>)
 }
 
 fn valid_domain(domain: &str) -> bool {
-    let labels: Vec<&str> = domain.split('.').collect();
-    if labels.len() < 2 {
+    let Some((_, tld)) = domain.rsplit_once('.') else {
         return false;
-    }
-    if labels
-        .iter()
+    };
+    if domain
+        .split('.')
         .any(|l| l.is_empty() || l.chars().count() > 63 || l.starts_with('-') || l.ends_with('-'))
     {
         return false;
     }
-    let tld = labels[labels.len() - 1];
     tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic) && !FILE_TLDS.contains(&tld)
 }
 
 /// The address around the first `@` of `s`: its raw text and value.
 #[cfg(test)]
-fn find(s: &str) -> Option<(String, String)> {
+fn find(s: &str) -> Option<(String, CompactString)> {
     let buf = s.as_bytes();
     let mut units = Vec::new();
     decode_range(buf, 0, buf.len(), &mut units);

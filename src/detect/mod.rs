@@ -44,6 +44,7 @@ mod numbers;
 mod scanner;
 mod table;
 
+use compact_str::CompactString;
 use std::fmt;
 use std::sync::Arc;
 
@@ -73,7 +74,7 @@ pub struct Finding {
     /// The normalised value (digits; phones as `7` + ten digits; e-mails in
     /// lower case). Personal data: use it for fingerprints and allow-lists,
     /// never print it.
-    pub value: String,
+    pub value: CompactString,
 }
 
 impl fmt::Debug for Finding {

@@ -316,11 +316,14 @@ pub struct Reading {
 }
 
 impl Reading {
-    pub fn value_str(&self) -> String {
-        self.value[..self.value_len as usize]
-            .iter()
-            .map(|&d| char::from(b'0' + d))
-            .collect()
+    pub fn value_str(&self) -> compact_str::CompactString {
+        let mut digits = [0u8; 20];
+        let n = self.value_len as usize;
+        for (d, &v) in digits.iter_mut().zip(&self.value[..n]) {
+            *d = b'0' + v;
+        }
+        // Digits are ASCII: this cannot fail, and never allocates (≤ 20 bytes).
+        compact_str::CompactString::from_utf8_lossy(&digits[..n])
     }
 }
 
@@ -356,6 +359,14 @@ pub fn readings(isl: &Island, i: usize, year2: u8, emit: &mut impl FnMut(Reading
         let last = isl.groups[j];
         let off = first.off as usize;
         let total: usize = lens[..k].iter().map(|&l| l as usize).sum();
+        // Dates have eight digits, accounts twenty; every other shape lies
+        // between. Longer runs only grow.
+        if total > 20 {
+            break;
+        }
+        if total < 8 || total == 9 {
+            continue;
+        }
         let d = &isl.digits[off..off + total];
         let mk = |format: Format, start: usize, value: &[u8]| {
             let mut v = [0u8; 20];
@@ -563,7 +574,11 @@ mod tests {
             let mut step = 1;
             readings(&isl, i, 26, &mut |r| {
                 step = step.max(r.groups as usize);
-                out.push((r.format, s[r.start..r.end].to_string(), r.value_str()))
+                out.push((
+                    r.format,
+                    s[r.start..r.end].to_string(),
+                    r.value_str().to_string(),
+                ))
             });
             i += step;
         }

@@ -498,6 +498,7 @@ impl Passes {
                     let value = if r.format == Format::DiagnosisIcd10 {
                         super::decoded_text(&String::from_utf8_lossy(&buf[r.start..r.end]))
                             .to_uppercase()
+                            .into()
                     } else {
                         r.value_str()
                     };
