@@ -236,6 +236,17 @@ fn entity(buf: &[u8], pos: usize, eof: bool) -> Result<Option<(char, usize)>, ()
         return Ok(Some((ch, end - pos)));
     }
     if c.is_ascii_alphabetic() {
+        // Plain bytes (no percent escape) that do not end in `;`: no
+        // reference, as in every `&name=` of a form body.
+        let rest = &buf[pos..];
+        let run = rest
+            .iter()
+            .take(21)
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        if rest.get(run).is_some_and(|&b| b != b';' && b != b'%') {
+            return Ok(None);
+        }
         let (n, nl, stop) = take_ascii(buf, pos, eof, 20, |b| b.is_ascii_alphanumeric(), &mut tmp)?;
         if stop != Some(';') || n >= 20 {
             return Ok(None);
@@ -361,6 +372,23 @@ fn unit_slow(buf: &[u8], mut pos: usize, eof: bool) -> Step {
                 }
             }
         }
+        // A percent-encoded two-byte character (`%D0%A1`): form bodies are
+        // full of them.
+        if let Some(ch) = pct_two_byte(buf, pos) {
+            match normalize(ch) {
+                Some(ch) => {
+                    return Step::Unit(Unit {
+                        ch,
+                        start: pos,
+                        end: pos + 6,
+                    });
+                }
+                None => {
+                    pos += 6;
+                    continue;
+                }
+            }
+        }
         match escaped_char(buf, pos, eof) {
             Ok(Some((c, l))) => match normalize(c) {
                 Some(ch) => {
@@ -376,6 +404,22 @@ fn unit_slow(buf: &[u8], mut pos: usize, eof: bool) -> Step {
             Err(()) => return Step::NeedMore,
         }
     }
+}
+
+/// `%XX%YY` at `pos` spelling a two-byte UTF-8 character, all six bytes
+/// in the buffer.
+#[inline]
+fn pct_two_byte(buf: &[u8], pos: usize) -> Option<char> {
+    let w = buf.get(pos..pos + 6)?;
+    if w[0] != b'%' || w[3] != b'%' {
+        return None;
+    }
+    let l = (hex_val(w[1])? << 4) | hex_val(w[2])?;
+    let c = (hex_val(w[4])? << 4) | hex_val(w[5])?;
+    if !(0xC2..=0xDF).contains(&l) || c & 0xC0 != 0x80 {
+        return None;
+    }
+    char::from_u32((u32::from(l & 0x1F) << 6) | u32::from(c & 0x3F))
 }
 
 /// Decodes `buf[from..to]` (treating `to` as the end) into `out`, for

@@ -43,9 +43,17 @@ fn domain_char(c: char) -> bool {
     c.is_alphanumeric() || c == '-' || c == '.'
 }
 
+/// Working memory reused across addresses.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    units: Vec<Unit>,
+    domain: String,
+    value: String,
+}
+
 /// Appends `c` in lower case (ASCII without a case-mapping table).
 #[inline]
-fn push_lower(s: &mut CompactString, c: char) {
+fn push_lower(s: &mut String, c: char) {
     if c.is_ascii() {
         s.push(c.to_ascii_lowercase());
     } else {
@@ -54,11 +62,12 @@ fn push_lower(s: &mut CompactString, c: char) {
 }
 
 /// Reads the address around the `@` unit `at`. Bytes before `lo` are not
-/// read. `scratch` is reused for the decoded local part.
-pub fn read(buf: &[u8], lo: usize, at: Unit, eof: bool, scratch: &mut Vec<Unit>) -> Found {
+/// read.
+pub fn read(buf: &[u8], lo: usize, at: Unit, eof: bool, work: &mut Scratch) -> Found {
     // Domain, forwards.
     let mut pos = at.end;
-    let mut domain = CompactString::default();
+    let domain = &mut work.domain;
+    domain.clear();
     let mut dom_end = at.end;
     let mut dom_chars = 0;
     loop {
@@ -71,7 +80,7 @@ pub fn read(buf: &[u8], lo: usize, at: Unit, eof: bool, scratch: &mut Vec<Unit>)
             break;
         }
         dom_chars += 1;
-        push_lower(&mut domain, u.ch);
+        push_lower(domain, u.ch);
         pos = u.end;
         if u.ch != '.' {
             dom_end = u.end;
@@ -83,6 +92,7 @@ pub fn read(buf: &[u8], lo: usize, at: Unit, eof: bool, scratch: &mut Vec<Unit>)
     }
 
     // Local part, backwards over a decoded window.
+    let scratch = &mut work.units;
     scratch.clear();
     let floor = at.start.saturating_sub(RAW_WINDOW / 2).max(lo);
     // Bytes that no encoding of a local part contains end it: decode only
@@ -126,16 +136,17 @@ pub fn read(buf: &[u8], lo: usize, at: Unit, eof: bool, scratch: &mut Vec<Unit>)
         return Found::None;
     }
     let start = scratch[first].start;
-    let mut value = CompactString::with_capacity(local.len() + 1 + domain.len());
+    let value = &mut work.value;
+    value.clear();
     for u in local {
-        push_lower(&mut value, u.ch);
+        push_lower(value, u.ch);
     }
     value.push('@');
     value.push_str(domain);
     Found::Email(Email {
         start,
         end: dom_end,
-        value,
+        value: CompactString::new(&value),
     })
 }
 
@@ -159,7 +170,7 @@ fn find(s: &str) -> Option<(String, CompactString)> {
     let mut units = Vec::new();
     decode_range(buf, 0, buf.len(), &mut units);
     let at = *units.iter().find(|u| u.ch == '@')?;
-    let mut sc = Vec::new();
+    let mut sc = Scratch::default();
     match read(buf, 0, at, true, &mut sc) {
         Found::Email(e) => Some((s[e.start..e.end].to_string(), e.value)),
         _ => None,

@@ -322,8 +322,10 @@ impl Reading {
         for (d, &v) in digits.iter_mut().zip(&self.value[..n]) {
             *d = b'0' + v;
         }
-        // Digits are ASCII: this cannot fail, and never allocates (≤ 20 bytes).
-        compact_str::CompactString::from_utf8_lossy(&digits[..n])
+        // Digits are ASCII, so this cannot fail; twenty bytes stay inline.
+        std::str::from_utf8(&digits[..n])
+            .map(compact_str::CompactString::new)
+            .unwrap_or_default()
     }
 }
 

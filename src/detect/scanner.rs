@@ -17,7 +17,7 @@ use super::Finding;
 use super::category::{Builtin, Category, Format};
 use super::context::{Hit, RAW_WINDOW, SHORT_WINDOW, Scratch};
 use super::custom::CustomState;
-use super::decode::{Step, Unit, hex_val, unit_at};
+use super::decode::{Step, hex_val, unit_at};
 use super::email;
 use super::engine::Engine;
 use super::numbers::{self, Island, Reading};
@@ -220,7 +220,7 @@ struct BuiltinState {
 #[derive(Default, Debug)]
 struct Work {
     scratch: Scratch,
-    units: Vec<Unit>,
+    email: email::Scratch,
     readings: Vec<(usize, Reading)>,
     island: Island,
 }
@@ -355,7 +355,7 @@ impl Passes {
                     pos = u.end;
                     continue;
                 }
-                match email::read(buf, 0, u, eof, &mut self.work.units) {
+                match email::read(buf, 0, u, eof, &mut self.work.email) {
                     email::Found::NeedMore => break,
                     email::Found::None => pos = u.end,
                     email::Found::Email(m) => {
