@@ -22,4 +22,5 @@
 
 pub mod cli;
 pub mod detect;
+pub mod policy;
 pub mod rules;

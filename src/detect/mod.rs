@@ -128,6 +128,56 @@ pub fn preview(category: &Category, text: &str) -> String {
         .collect()
 }
 
+/// Overwrites the raw bytes of a finding in place, keeping their length,
+/// so that a `Content-Length` stays valid and the page keeps its layout.
+///
+/// Every logical character that is a letter or a digit becomes `*`, one
+/// per raw byte (so `&#52;` becomes `*****` and `%D0%98` six stars: no
+/// escape is left that decodes to a digit). Separators stay. The last
+/// `keep_last` digits stay as they are. For e-mail addresses the domain
+/// stays and the local part is starred.
+pub fn mask_in_place(category: &Category, raw: &mut [u8], keep_last: usize) {
+    let mut units = Vec::new();
+    decode::decode_range(raw, 0, raw.len(), &mut units);
+    let digits = units.iter().filter(|u| u.ch.is_ascii_digit()).count();
+    let keep_from = digits.saturating_sub(keep_last);
+    let email = matches!(category, Category::Builtin(Builtin::Email));
+    let mut seen = 0;
+    let mut in_domain = false;
+    let mut cursor = 0;
+    for u in &units {
+        // Bytes the decoder skipped (invisible characters) are starred too.
+        raw[cursor..u.start].fill(b'*');
+        cursor = u.end;
+        if email && u.ch == '@' {
+            in_domain = true;
+            continue;
+        }
+        if in_domain || !u.ch.is_alphanumeric() {
+            continue;
+        }
+        if u.ch.is_ascii_digit() {
+            seen += 1;
+            if seen > keep_from {
+                continue;
+            }
+        }
+        raw[u.start..u.end].fill(b'*');
+    }
+    raw[cursor..].fill(b'*');
+}
+
+/// Writes `token` over `raw`, padded with `*` or cut (at a character
+/// boundary) to the same length.
+pub fn overwrite(raw: &mut [u8], token: &str) {
+    let mut n = token.len().min(raw.len());
+    while !token.is_char_boundary(n) {
+        n -= 1;
+    }
+    raw[..n].copy_from_slice(&token.as_bytes()[..n]);
+    raw[n..].fill(b'*');
+}
+
 /// The text after the decoding layers.
 pub fn decoded_text(text: &str) -> String {
     let mut units = Vec::new();
@@ -138,6 +188,46 @@ pub fn decoded_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masking_keeps_length_and_separators() {
+        let cases: &[(&str, Builtin, usize, &str)] = &[
+            ("112-233-445 95", Builtin::Snils, 0, "***-***-*** **"),
+            ("112-233-445 95", Builtin::Snils, 4, "***-***-*45 95"),
+            (
+                "%2B7%28912%29123-45-67",
+                Builtin::Phone,
+                2,
+                "%2B*%28***%29***-**-67",
+            ),
+            ("&#52;&#53;00", Builtin::Card, 0, "************"),
+            (
+                "ivan.petrov@mail.ru",
+                Builtin::Email,
+                0,
+                "****.******@mail.ru",
+            ),
+            ("ivan%40mail.ru", Builtin::Email, 0, "****%40mail.ru"),
+            (r"1\u200b2", Builtin::Inn, 0, "********"),
+        ];
+        for (raw, b, keep, want) in cases {
+            let mut v = raw.as_bytes().to_vec();
+            mask_in_place(&b.category(), &mut v, *keep);
+            assert_eq!(String::from_utf8_lossy(&v), *want, "{raw}");
+            assert_eq!(v.len(), raw.len());
+        }
+    }
+
+    #[test]
+    fn overwrite_pads_and_cuts() {
+        let mut v = b"1234567890".to_vec();
+        overwrite(&mut v, "[снилс]");
+        assert_eq!(v.len(), 10);
+        assert_eq!(String::from_utf8_lossy(&v), "[снил*");
+        let mut v = b"12345678901234".to_vec();
+        overwrite(&mut v, "#ab");
+        assert_eq!(&v, b"#ab***********");
+    }
 
     #[test]
     fn preview_masks() {

@@ -106,7 +106,8 @@ impl Origins {
     }
 }
 
-fn error_at(file: &str, loc: Location, message: impl Into<String>) -> RuleError {
+/// An error at a position of a file.
+pub fn error_at(file: &str, loc: Location, message: impl Into<String>) -> RuleError {
     RuleError {
         file: file.to_string(),
         line: loc.line().max(1),
@@ -117,34 +118,38 @@ fn error_at(file: &str, loc: Location, message: impl Into<String>) -> RuleError 
 
 /// Parses one rule file.
 pub fn parse(name: &str, text: &str) -> Result<RuleFile, RuleError> {
-    match serde_saphyr::from_str::<RawRules>(text) {
-        Ok(raw) => Ok(RuleFile {
-            name: name.to_string(),
-            raw,
-        }),
-        Err(e) => {
-            let opts = serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off };
-            let rendered = e.render_with_options(opts);
-            let message = rendered
-                .lines()
-                .next()
-                .unwrap_or("invalid YAML")
-                .split(" at line ")
-                .next()
-                .unwrap_or("invalid YAML")
-                .to_string();
-            let (line, column) = e
-                .location()
-                .map(|l| (l.line().max(1), l.column().max(1)))
-                .unwrap_or((1, 1));
-            Err(RuleError {
-                file: name.to_string(),
-                line,
-                column,
-                message,
-            })
+    from_yaml::<RawRules>(name, text).map(|raw| RuleFile {
+        name: name.to_string(),
+        raw,
+    })
+}
+
+/// Deserialises any YAML document, turning a parse error into a
+/// `file:line:column: message` error. Shared by rule, policy and config
+/// files.
+pub fn from_yaml<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> Result<T, RuleError> {
+    serde_saphyr::from_str::<T>(text).map_err(|e| {
+        let opts = serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off };
+        let rendered = e.render_with_options(opts);
+        let message = rendered
+            .lines()
+            .next()
+            .unwrap_or("invalid YAML")
+            .split(" at line ")
+            .next()
+            .unwrap_or("invalid YAML")
+            .to_string();
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line().max(1), l.column().max(1)))
+            .unwrap_or((1, 1));
+        RuleError {
+            file: name.to_string(),
+            line,
+            column,
+            message,
         }
-    }
+    })
 }
 
 /// Merges parsed files into one spec, checking every value.
