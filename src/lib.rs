@@ -5,13 +5,18 @@
 //! # Layout
 //!
 //! The direction of dependencies shows in the module names:
-//! `detect` ← `rules` ← `cli` (and, as they arrive, `policy` ← `proxy`).
+//! `detect` ← `rules` ← `policy` ← `proxy` ← `cli`.
 //!
 //! - [`detect`]: the detection engine. Pure: bytes in, findings out; no I/O.
 //!   Decoding layers, checksums, context, streaming.
 //! - [`rules`]: rule files (YAML) compiled into an engine, with positioned
 //!   errors and in-file examples. The default Russian rule set is built in.
-//! - [`cli`]: the command line (`zaslon scan`, `zaslon rules`).
+//! - [`policy`]: what to do with a finding where it was found: actions,
+//!   same-length masks, bulk-leak rules, keyed fingerprints. Pure.
+//! - [`proxy`]: `zaslon serve`, the reverse proxy (hyper, rustls), with
+//!   metrics, audit log and reload.
+//! - [`cli`]: the command line (`zaslon scan`, `zaslon rules`, `zaslon serve`,
+//!   `zaslon config check`).
 //!
 //! ```
 //! let engine = zaslon::rules::default_engine().unwrap();
@@ -23,4 +28,5 @@
 pub mod cli;
 pub mod detect;
 pub mod policy;
+pub mod proxy;
 pub mod rules;

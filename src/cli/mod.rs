@@ -33,6 +33,44 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Run the reverse proxy.
+    Serve(ServeArgs),
+    /// Check a serve config.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// The config file (YAML).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address for clients (overrides the config).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// One upstream for every request (overrides the config's routes).
+    #[arg(long, value_name = "URL")]
+    upstream: Option<String>,
+    /// Address for /metrics, /healthz and /readyz.
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<std::net::SocketAddr>,
+    /// Rule files or directories (default: the built-in rules).
+    #[arg(long = "rules", value_name = "PATH")]
+    rules: Vec<PathBuf>,
+    /// Run every policy in report mode: count and audit, change nothing.
+    #[arg(long)]
+    report: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Validate a config with its rule and policy files.
+    Check {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -81,6 +119,59 @@ pub fn main() -> ExitCode {
             RulesCommand::Check { paths } => rules_check(&paths),
             RulesCommand::Test { paths } => rules_test(&paths),
         },
+        Command::Serve(a) => serve(a),
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => config_check(file),
+    }
+}
+
+fn source(config: Option<PathBuf>, a: Option<&ServeArgs>) -> crate::proxy::Source {
+    let overrides = match a {
+        Some(a) => crate::proxy::Overrides {
+            listen: a.listen,
+            upstream: a.upstream.clone(),
+            admin: a.admin,
+            rules: a.rules.clone(),
+            report_only: a.report,
+        },
+        None => Default::default(),
+    };
+    crate::proxy::Source { config, overrides }
+}
+
+fn serve(a: ServeArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ZASLON_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match crate::proxy::run(source(a.config.clone(), Some(&a))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("zaslon: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn config_check(file: PathBuf) -> ExitCode {
+    match source(Some(file), None).load() {
+        Ok((c, _, p)) => {
+            println!(
+                "config OK: {} route(s), {} policies, {} bulk rule(s)",
+                c.routes.len(),
+                p.policies.len(),
+                p.bulk.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e:#}");
+            ExitCode::from(1)
+        }
     }
 }
 

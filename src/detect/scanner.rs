@@ -539,10 +539,20 @@ impl Engine {
     }
 
     /// Starts a streaming scan.
-    pub fn scanner(&self) -> Scanner<'_> {
+    pub fn scanner(&self) -> Scanner<&Engine> {
+        Scanner::new(self)
+    }
+}
+
+impl<E: std::ops::Deref<Target = Engine>> Scanner<E> {
+    /// A streaming scan that holds its engine: `&Engine`, or an
+    /// `Arc<Engine>` for a scan that outlives the caller's borrow (a
+    /// response body in the proxy).
+    pub fn new(engine: E) -> Scanner<E> {
+        let passes = Passes::new(&engine);
         Scanner {
-            engine: self,
-            passes: Passes::new(self),
+            engine,
+            passes,
             buf: Vec::new(),
             base: 0,
             pending: Vec::new(),
@@ -557,8 +567,8 @@ impl Engine {
 /// offsets into the whole stream. Memory is bounded by the chunk size plus a
 /// fixed window.
 #[derive(Debug)]
-pub struct Scanner<'e> {
-    engine: &'e Engine,
+pub struct Scanner<E> {
+    engine: E,
     passes: Passes,
     buf: Vec<u8>,
     base: u64,
@@ -566,7 +576,7 @@ pub struct Scanner<'e> {
     done: bool,
 }
 
-impl Scanner<'_> {
+impl<E: std::ops::Deref<Target = Engine>> Scanner<E> {
     /// Scans the next chunk; appends findings that are final to `out`.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Finding>) {
         if self.done {
@@ -574,7 +584,7 @@ impl Scanner<'_> {
         }
         self.buf.extend_from_slice(chunk);
         self.passes
-            .run(self.engine, &self.buf, self.base, false, &mut self.pending);
+            .run(&self.engine, &self.buf, self.base, false, &mut self.pending);
         self.release(out);
         // Drop what no pass will read again.
         let keep_from = self
@@ -596,7 +606,7 @@ impl Scanner<'_> {
         }
         self.done = true;
         self.passes
-            .run(self.engine, &self.buf, self.base, true, &mut self.pending);
+            .run(&self.engine, &self.buf, self.base, true, &mut self.pending);
         sort(&mut self.pending);
         out.append(&mut self.pending);
         self.buf.clear();

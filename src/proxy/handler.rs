@@ -1,0 +1,455 @@
+//! One request, start to end.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::policy::Flow;
+
+use super::State;
+use super::body::{BoxError, ScanBody};
+use super::config::{Config, Uninspected};
+use super::inspect::{Ctx, Inspector, is_text, media_type};
+use super::metrics::{RequestLabels, UninspectedLabels, code_class};
+
+pub type ProxyBody = BoxBody<Bytes, BoxError>;
+pub type Client =
+    hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, ProxyBody>;
+
+/// The pooled upstream client (plain and TLS).
+pub fn client(config: &Config) -> anyhow::Result<Client> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for u in &config.upstreams {
+        if let Some(ca) = &u.ca {
+            use rustls_pki_types::CertificateDer;
+            use rustls_pki_types::pem::PemObject;
+            for c in CertificateDer::pem_file_iter(ca)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", ca.display()))?
+            {
+                let c = c.map_err(|e| anyhow::anyhow!("{}: {e}", ca.display()))?;
+                roots
+                    .add(c)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", ca.display()))?;
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(Duration::from_millis(
+        config.limits.connect_timeout_ms,
+    )));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(
+        hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(https),
+    )
+}
+
+fn full(b: impl Into<Bytes>) -> ProxyBody {
+    Full::new(b.into()).map_err(|e| match e {}).boxed()
+}
+
+/// A short page in Russian, for patients.
+fn page(status: StatusCode, request_id: &str, title: &str, text: &str) -> Response<ProxyBody> {
+    let html = format!(
+        "<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1><p>{text}</p><p>Код обращения: {request_id}</p></body></html>\n"
+    );
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .header("x-request-id", request_id)
+        .body(full(html))
+        .expect("static response")
+}
+
+const HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Removes hop-by-hop headers, including those named by `Connection`.
+fn strip_hop(h: &mut HeaderMap) {
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        h.remove(n);
+    }
+    for n in HOP {
+        h.remove(n);
+    }
+}
+
+fn request_id(h: &HeaderMap) -> String {
+    h.get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+fn uninspected(st: &State, flow: Flow, reason: &'static str, handling: Uninspected) {
+    st.metrics
+        .uninspected
+        .get_or_create(&UninspectedLabels {
+            flow: flow.as_str(),
+            reason,
+            handling: handling.as_str(),
+        })
+        .inc();
+}
+
+/// Handles one request.
+pub async fn handle(
+    st: Arc<State>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    local: SocketAddr,
+    secure: bool,
+) -> Result<Response<ProxyBody>, std::convert::Infallible> {
+    let started = Instant::now();
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| local.to_string());
+    let rid = request_id(req.headers());
+    let path = req.uri().path().to_string();
+    let Some(route) = st.config.route(&host, &path).cloned() else {
+        return Ok(page(
+            StatusCode::NOT_FOUND,
+            &rid,
+            "Страница не найдена",
+            "Такого адреса на сайте нет.",
+        ));
+    };
+    let ctx = Ctx {
+        request_id: rid.clone(),
+        route: route.name.clone(),
+        host: host.split(':').next().unwrap_or("").to_string(),
+        method: req.method().as_str().to_string(),
+        path,
+    };
+    let resp = forward(&st, req, &ctx, &route, peer, &host, secure).await;
+    let code = resp.status().as_u16();
+    let labels = RequestLabels {
+        route: route.name.clone(),
+        code: code_class(code),
+    };
+    st.metrics.requests.get_or_create(&labels).inc();
+    st.metrics
+        .request_seconds
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    Ok(resp)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn forward(
+    st: &Arc<State>,
+    req: Request<Incoming>,
+    ctx: &Ctx,
+    route: &super::config::Route,
+    peer: SocketAddr,
+    host: &str,
+    secure: bool,
+) -> Response<ProxyBody> {
+    let (mut parts, body) = req.into_parts();
+    let limits = &st.config.limits;
+
+    // Request flow: the URL.
+    let mut url = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().as_bytes().to_vec())
+        .unwrap_or_else(|| b"/".to_vec());
+    let blocked_page = || {
+        page(
+            StatusCode::FORBIDDEN,
+            &ctx.request_id,
+            "Отправка остановлена",
+            "Сообщение содержит персональные данные, которые нельзя передавать таким образом. \
+             Данные не были переданы. Вернитесь назад и проверьте форму или свяжитесь с клиникой по телефону.",
+        )
+    };
+    let found = st.engine.scan(&url);
+    if !found.is_empty() {
+        let mut ins = Inspector::new(Flow::Request, "", "url");
+        let v = ins.act(st, ctx, &found, &mut url, 0);
+        if v.blocked.is_some() {
+            return blocked_page();
+        }
+        if let Some(pq) = std::str::from_utf8(&url)
+            .ok()
+            .and_then(|s| s.parse::<http::uri::PathAndQuery>().ok())
+        {
+            let mut p = parts.uri.clone().into_parts();
+            p.path_and_query = Some(pq);
+            if let Ok(u) = Uri::from_parts(p) {
+                parts.uri = u;
+            }
+        }
+    }
+
+    // Request flow: the body, buffered up to a bound.
+    let ctype = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let has_body = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() != b"0")
+        || parts.headers.contains_key(header::TRANSFER_ENCODING);
+    let up_body: ProxyBody = if !has_body {
+        full(Bytes::new())
+    } else if !is_text(&media_type(&ctype)) {
+        uninspected(st, Flow::Request, "content_type", route.uninspected);
+        if route.uninspected == Uninspected::FailClosed {
+            return blocked_page();
+        }
+        body.map_err(|e| Box::new(e) as BoxError).boxed()
+    } else {
+        match Limited::new(body, limits.request_body_bytes)
+            .collect()
+            .await
+        {
+            Ok(c) => {
+                let mut buf = c.to_bytes().to_vec();
+                let t = Instant::now();
+                let found = st.engine.scan(&buf);
+                observe_scan(st, Flow::Request, t, buf.len());
+                let mut ins = Inspector::new(Flow::Request, &ctype, "body");
+                let v = ins.act(st, ctx, &found, &mut buf, 0);
+                if v.blocked.is_some() {
+                    return blocked_page();
+                }
+                full(buf)
+            }
+            Err(_) => {
+                uninspected(st, Flow::Request, "too_large", Uninspected::FailClosed);
+                return page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &ctx.request_id,
+                    "Слишком большой запрос",
+                    "Сообщение слишком велико. Сократите текст или приложите файлы меньшего размера.",
+                );
+            }
+        }
+    };
+
+    // Headers to the upstream.
+    strip_hop(&mut parts.headers);
+    let xff = match parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(prev) => format!("{prev}, {}", peer.ip()),
+        None => peer.ip().to_string(),
+    };
+    let set = |h: &mut HeaderMap, n: &'static str, v: &str| {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            h.insert(n, v);
+        }
+    };
+    set(&mut parts.headers, "x-forwarded-for", &xff);
+    set(
+        &mut parts.headers,
+        "x-forwarded-proto",
+        if secure { "https" } else { "http" },
+    );
+    set(&mut parts.headers, "x-forwarded-host", host);
+    set(&mut parts.headers, "x-request-id", &ctx.request_id);
+    if !parts.headers.contains_key(header::HOST) {
+        set(&mut parts.headers, "host", host);
+    }
+    let upstream = &st.config.upstreams[route.upstream];
+    let mut up = upstream.uri.clone().into_parts();
+    up.path_and_query = parts.uri.path_and_query().cloned();
+    parts.uri = match Uri::from_parts(up) {
+        Ok(u) => u,
+        Err(_) => return bad_gateway(st, ctx, "uri"),
+    };
+    parts.version = http::Version::HTTP_11;
+    let req = Request::from_parts(parts, up_body);
+
+    let resp = match tokio::time::timeout(
+        Duration::from_millis(limits.response_timeout_ms),
+        st.client.request(req),
+    )
+    .await
+    {
+        Err(_) => return bad_gateway(st, ctx, "timeout"),
+        Ok(Err(e)) => {
+            let kind = if e.is_connect() {
+                "connect"
+            } else {
+                "protocol"
+            };
+            return bad_gateway(st, ctx, kind);
+        }
+        Ok(Ok(r)) => r,
+    };
+    respond(st, resp, ctx, route).await
+}
+
+fn observe_scan(st: &State, flow: Flow, t: Instant, n: usize) {
+    let l = super::metrics::FlowLabels {
+        flow: flow.as_str(),
+    };
+    st.metrics
+        .scan_seconds
+        .get_or_create(&l)
+        .observe(t.elapsed().as_secs_f64());
+    st.metrics.scanned_bytes.get_or_create(&l).inc_by(n as u64);
+}
+
+fn bad_gateway(st: &State, ctx: &Ctx, kind: &'static str) -> Response<ProxyBody> {
+    st.metrics
+        .upstream_errors
+        .get_or_create(&super::metrics::KindLabels { kind })
+        .inc();
+    tracing::warn!(request_id = %ctx.request_id, route = %ctx.route, kind, "upstream error");
+    page(
+        StatusCode::BAD_GATEWAY,
+        &ctx.request_id,
+        "Сайт временно недоступен",
+        "Попробуйте обновить страницу через несколько минут.",
+    )
+}
+
+/// Response flow.
+async fn respond(
+    st: &Arc<State>,
+    resp: Response<Incoming>,
+    ctx: &Ctx,
+    route: &super::config::Route,
+) -> Response<ProxyBody> {
+    let (mut parts, body) = resp.into_parts();
+    strip_hop(&mut parts.headers);
+    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+        parts.headers.insert("x-request-id", v);
+    }
+    let ctype = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let encoding = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty() && s != "identity");
+    let length: Option<u64> = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let limits = &st.config.limits;
+    let reason = if !is_text(&media_type(&ctype)) {
+        Some("content_type")
+    } else if encoding.is_some() {
+        Some("encoding")
+    } else if length.is_some_and(|l| l > limits.inspect_bytes) {
+        Some("too_large")
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        uninspected(st, Flow::Response, reason, route.uninspected);
+        if route.uninspected == Uninspected::FailClosed {
+            return page(
+                StatusCode::BAD_GATEWAY,
+                &ctx.request_id,
+                "Страница недоступна",
+                "Эту страницу нельзя показать: её содержимое не удалось проверить.",
+            );
+        }
+        let body = body.map_err(|e| Box::new(e) as BoxError).boxed();
+        return Response::from_parts(parts, body);
+    }
+    let inspector = Inspector::new(Flow::Response, &ctype, "body");
+    if length.is_some_and(|l| l as usize <= limits.hold_bytes) {
+        // Small: scan whole before the headers go, so a bulk leak or a
+        // blocking policy gets a page instead of a cut stream.
+        let mut inspector = inspector;
+        let bytes = match Limited::new(body, limits.hold_bytes).collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(_) => return bad_gateway(st, ctx, "protocol"),
+        };
+        let mut buf = bytes.to_vec();
+        let t = Instant::now();
+        let found = st.engine.scan(&buf);
+        observe_scan(st, Flow::Response, t, buf.len());
+        let v = inspector.act(st, ctx, &found, &mut buf, 0);
+        if let Some((_, status)) = v.bulk {
+            return page(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
+                &ctx.request_id,
+                "Страница недоступна",
+                "Эта страница скрыта, чтобы защитить персональные данные пациентов. \
+                 Служба безопасности клиники уже уведомлена.",
+            );
+        }
+        if v.blocked.is_some() {
+            return page(
+                StatusCode::FORBIDDEN,
+                &ctx.request_id,
+                "Страница недоступна",
+                "Эта страница скрыта, чтобы защитить персональные данные пациентов.",
+            );
+        }
+        return Response::from_parts(parts, full(buf));
+    }
+    let body = ScanBody::new(body, st.clone(), ctx.clone(), inspector);
+    Response::from_parts(parts, body.boxed())
+}

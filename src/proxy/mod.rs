@@ -1,0 +1,485 @@
+//! `zaslon serve`: the reverse proxy. It uses [`crate::policy`], which uses
+//! [`crate::detect`].
+//!
+//! - [`config`]: the YAML config and command-line overrides.
+//! - [`handler`]: one request: route, request-flow scan, upstream call,
+//!   response-flow scan (whole when small, streamed otherwise).
+//! - [`body`]: the streamed, masked response body.
+//! - [`inspect`]: policy decisions, masks, bulk count, audit, metrics.
+//! - [`metrics`], [`audit`]: what operators see.
+//!
+//! The running [`State`] (config, engine, policies) sits behind a lock and
+//! is replaced whole on reload; requests in flight keep the state they
+//! started with.
+
+pub mod audit;
+pub mod body;
+pub mod config;
+pub mod handler;
+pub mod inspect;
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context as _, Result};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use crate::detect::Engine;
+use crate::policy::{Keyed, PolicySet};
+
+pub use config::{Config, Overrides};
+
+/// Everything a request needs, replaced whole on reload.
+pub struct State {
+    pub config: Config,
+    pub engine: Arc<Engine>,
+    pub policies: PolicySet,
+    pub report_only: bool,
+    pub key: Keyed,
+    pub metrics: Arc<metrics::Metrics>,
+    pub audit: Arc<audit::AuditLog>,
+    pub client: handler::Client,
+    pub generation: u64,
+}
+
+/// How to build the state: the config file (if any) and overrides.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub config: Option<PathBuf>,
+    pub overrides: Overrides,
+}
+
+impl Source {
+    /// Reads and validates the config, rules and policies.
+    pub fn load(&self) -> Result<(Config, Arc<Engine>, PolicySet)> {
+        let config = match &self.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("{}: cannot read", p.display()))?;
+                Config::parse(&p.display().to_string(), &text, &self.overrides)?
+            }
+            None => Config::from_overrides(&self.overrides)?,
+        };
+        let engine = if config.rules.is_empty() {
+            crate::rules::default_engine()?
+        } else {
+            crate::rules::compile(&crate::rules::load_paths(&config.rules)?)?
+        };
+        let mut policies = if config.policies.is_empty() {
+            PolicySet::default_set()?
+        } else {
+            let mut files = Vec::new();
+            for p in &config.policies {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("{}: cannot read", p.display()))?;
+                files.push((p.display().to_string(), text));
+            }
+            let refs: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
+            crate::policy::compile(&refs)?
+        };
+        if config.report_only {
+            policies.report_only();
+        }
+        Ok((config, Arc::new(engine), policies))
+    }
+
+    /// Files whose change triggers a reload.
+    fn watched(&self, config: &Config) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self.config.iter().cloned().collect();
+        for p in config.rules.iter().chain(&config.policies) {
+            if p.is_dir() {
+                if let Ok(rd) = std::fs::read_dir(p) {
+                    v.extend(rd.flatten().map(|e| e.path()));
+                }
+            } else {
+                v.push(p.clone());
+            }
+        }
+        v
+    }
+}
+
+fn mtimes(paths: &[PathBuf]) -> Vec<Option<SystemTime>> {
+    paths
+        .iter()
+        .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+/// The fingerprint key: from the environment variable the config names,
+/// else a random key for this process (fingerprints then do not join
+/// across restarts; a warning says so).
+fn fingerprint_key(env: &str) -> Keyed {
+    match std::env::var(env) {
+        Ok(k) if k.len() >= 16 => Keyed::new(k.as_bytes()),
+        _ => {
+            tracing::warn!(
+                variable = env,
+                "no fingerprint key of 16 bytes or more in the environment: using a random one"
+            );
+            Keyed::new(uuid::Uuid::new_v4().as_bytes())
+        }
+    }
+}
+
+/// A running proxy: its addresses and a handle to stop it.
+pub struct Running {
+    pub listen: SocketAddr,
+    pub admin: Option<SocketAddr>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    reload: tokio::sync::mpsc::UnboundedSender<()>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Asks for a reload, as SIGHUP does.
+    pub fn reload(&self) {
+        let _ = self.reload.send(());
+    }
+
+    /// Stops accepting, drains requests in flight, and returns.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.done.await;
+    }
+}
+
+/// Starts the proxy on the current tokio runtime.
+pub async fn start(source: Source) -> Result<Running> {
+    let (config, engine, policies) = source.load()?;
+    let metrics = Arc::new(metrics::Metrics::new());
+    let audit = Arc::new(
+        audit::AuditLog::open(&config.audit.path)
+            .with_context(|| format!("audit log {}", config.audit.path))?,
+    );
+    let key = fingerprint_key(&config.audit.key_env);
+    let client = handler::client(&config)?;
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(tls_acceptor(cert, key)?),
+        None => None,
+    };
+    metrics.generation.set(1);
+    let state = Arc::new(RwLock::new(Arc::new(State {
+        report_only: config.report_only,
+        config: config.clone(),
+        engine,
+        policies,
+        key: key.clone(),
+        metrics: metrics.clone(),
+        audit: audit.clone(),
+        client,
+        generation: 1,
+    })));
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listen = listener.local_addr()?;
+    let admin_listener = match config.admin {
+        Some(a) => Some(
+            TcpListener::bind(a)
+                .await
+                .with_context(|| format!("cannot listen on {a}"))?,
+        ),
+        None => None,
+    };
+    let admin = admin_listener
+        .as_ref()
+        .map(|l| l.local_addr())
+        .transpose()?;
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let (reload_tx, mut reload_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let ready = Arc::new(std::sync::atomic::AtomicBool::new(true));
+
+    if let Some(l) = admin_listener {
+        tokio::spawn(admin_loop(
+            l,
+            state.clone(),
+            metrics.clone(),
+            ready.clone(),
+            shutdown_rx.clone(),
+        ));
+    }
+
+    // Reloads: on request (SIGHUP) or when a watched file changes.
+    {
+        let state = state.clone();
+        let source = source.clone();
+        let metrics = metrics.clone();
+        let mut shutdown = shutdown_rx.clone();
+        let mut watched = source.watched(&config);
+        tokio::spawn(async move {
+            let mut seen = mtimes(&watched);
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = shutdown.changed() => return,
+                    r = reload_rx.recv() => if r.is_none() { return },
+                    _ = tick.tick() => {
+                        let now = mtimes(&watched);
+                        if now == seen {
+                            continue;
+                        }
+                    }
+                }
+                match source.load() {
+                    Ok((config, engine, policies)) => {
+                        let client = match handler::client(&config) {
+                            Ok(c) => c,
+                            Err(e) => {
+                                reload_failed(&metrics, &e);
+                                seen = mtimes(&watched);
+                                continue;
+                            }
+                        };
+                        let mut guard = state.write().unwrap_or_else(|p| p.into_inner());
+                        let generation = guard.generation + 1;
+                        watched = source.watched(&config);
+                        *guard = Arc::new(State {
+                            report_only: config.report_only,
+                            config,
+                            engine,
+                            policies,
+                            key: key.clone(),
+                            metrics: metrics.clone(),
+                            audit: audit.clone(),
+                            client,
+                            generation,
+                        });
+                        drop(guard);
+                        metrics.generation.set(generation as i64);
+                        metrics
+                            .reloads
+                            .get_or_create(&metrics::ResultLabels { result: "ok" })
+                            .inc();
+                        tracing::info!(generation, "reloaded");
+                    }
+                    Err(e) => reload_failed(&metrics, &e),
+                }
+                seen = mtimes(&watched);
+            }
+        });
+    }
+
+    let limits = config.limits.clone();
+    let done = tokio::spawn(accept_loop(
+        listener,
+        tls,
+        state,
+        metrics,
+        ready,
+        limits,
+        listen,
+        shutdown_rx,
+    ));
+    Ok(Running {
+        listen,
+        admin,
+        shutdown: shutdown_tx,
+        reload: reload_tx,
+        done,
+    })
+}
+
+fn reload_failed(metrics: &metrics::Metrics, e: &anyhow::Error) {
+    metrics
+        .reloads
+        .get_or_create(&metrics::ResultLabels { result: "error" })
+        .inc();
+    tracing::error!("reload failed, the running config stays: {e:#}");
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    state: Arc<RwLock<Arc<State>>>,
+    metrics: Arc<metrics::Metrics>,
+    ready: Arc<std::sync::atomic::AtomicBool>,
+    limits: config::Limits,
+    local: SocketAddr,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let secure = tls.is_some();
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.changed() => break,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            // Over the connection limit: close at once.
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let metrics = metrics.clone();
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_millis(limits.header_timeout_ms))
+            .max_buf_size(limits.max_header_bytes.max(8192));
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(limits.max_header_bytes as u32)
+            .keep_alive_interval(Some(Duration::from_millis(limits.idle_timeout_ms)));
+        let service = service_fn(move |req| {
+            let st = state.read().unwrap_or_else(|p| p.into_inner()).clone();
+            handler::handle(st, req, peer, local, secure)
+        });
+        let tls = tls.clone();
+        let watcher = graceful.watcher();
+        let idle = Duration::from_millis(limits.idle_timeout_ms);
+        tokio::spawn(async move {
+            metrics.connections.inc();
+            match tls {
+                Some(acceptor) => match tokio::time::timeout(idle, acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => {
+                        let conn = builder.serve_connection(TokioIo::new(s), service);
+                        let _ = watcher.watch(conn.into_owned()).await;
+                    }
+                    _ => tracing::debug!("TLS handshake failed"),
+                },
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    let _ = watcher.watch(conn.into_owned()).await;
+                }
+            }
+            metrics.connections.dec();
+            drop(permit);
+        });
+    }
+    ready.store(false, std::sync::atomic::Ordering::SeqCst);
+    drop(listener);
+    let _ = tokio::time::timeout(
+        Duration::from_millis(limits.drain_timeout_ms),
+        graceful.shutdown(),
+    )
+    .await;
+}
+
+async fn admin_loop(
+    listener: TcpListener,
+    state: Arc<RwLock<Arc<State>>>,
+    metrics: Arc<metrics::Metrics>,
+    ready: Arc<std::sync::atomic::AtomicBool>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = shutdown.changed() => return,
+            r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
+        };
+        let metrics = metrics.clone();
+        let ready = ready.clone();
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let metrics = metrics.clone();
+                let ready = ready.load(std::sync::atomic::Ordering::SeqCst);
+                let generation = state.read().map(|s| s.generation).unwrap_or(0);
+                async move {
+                    let (status, ctype, body) = match req.uri().path() {
+                        "/metrics" => (
+                            200,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                            metrics.encode(),
+                        ),
+                        "/healthz" => (200, "text/plain", "ok\n".to_string()),
+                        "/readyz" if ready => (
+                            200,
+                            "text/plain",
+                            format!("ready generation={generation}\n"),
+                        ),
+                        "/readyz" => (503, "text/plain", "draining\n".to_string()),
+                        _ => (404, "text/plain", "not found\n".to_string()),
+                    };
+                    Ok::<_, std::convert::Infallible>(
+                        hyper::Response::builder()
+                            .status(status)
+                            .header("content-type", ctype)
+                            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+                            .expect("static response"),
+                    )
+                }
+            });
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// A TLS acceptor from PEM files (TLS 1.2 and 1.3, HTTP/2 and 1.1 by ALPN).
+pub fn tls_acceptor(cert: &PathBuf, key: &PathBuf) -> Result<tokio_rustls::TlsAcceptor> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("{}: cannot read certificates", cert.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{}: invalid PEM", cert.display()))?;
+    if certs.is_empty() {
+        anyhow::bail!("{}: no certificate in the file", cert.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("{}: no private key in PEM form", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .context("TLS versions")?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("certificate and key do not match")?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
+}
+
+/// Runs `zaslon serve` until SIGTERM or Ctrl-C; SIGHUP reloads.
+pub fn run(source: Source) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let running = start(source).await?;
+        tracing::info!(listen = %running.listen, admin = ?running.admin, "serving");
+        eprintln!(
+            "zaslon: serving on http://{}{}",
+            running.listen,
+            running
+                .admin
+                .map(|a| format!(", admin on http://{a}/metrics"))
+                .unwrap_or_default()
+        );
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        loop {
+            tokio::select! {
+                _ = hup.recv() => running.reload(),
+                _ = term.recv() => break,
+                _ = tokio::signal::ctrl_c() => break,
+            }
+        }
+        tracing::info!("draining");
+        running.shutdown().await;
+        Ok(())
+    })
+}
