@@ -27,8 +27,8 @@ pub use raw::RawPolicies;
 
 /// The built-in policy file: `(name, text)`.
 pub const DEFAULT_POLICIES: (&str, &str) = (
-    "rules/policies.yaml",
-    include_str!("../../rules/policies.yaml"),
+    "rules/default.policies.yaml",
+    include_str!("../../rules/default.policies.yaml"),
 );
 
 /// Where traffic goes.

@@ -452,7 +452,10 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let p = entry?.path();
         if p.is_dir() {
             collect_yaml(&p, out)?;
-        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml")
+            && !p.to_string_lossy().ends_with(".policies.yaml")
+        {
+            // Policy files (`*.policies.yaml`) may sit beside rule files.
             out.push(p);
         }
     }
