@@ -13,6 +13,7 @@
 
 mod raw;
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
@@ -115,9 +116,7 @@ struct RouteMatch {
 
 impl RouteMatch {
     fn matches(&self, t: &Target<'_>) -> bool {
-        self.hosts
-            .as_ref()
-            .is_none_or(|g| g.is_match(t.host.to_ascii_lowercase()))
+        self.hosts.as_ref().is_none_or(|g| g.is_match(t.host))
             && self.paths.as_ref().is_none_or(|g| g.is_match(t.path))
             && (self.methods.is_empty() || self.methods.iter().any(|m| m == t.method))
     }
@@ -161,6 +160,7 @@ impl Bulk {
 #[derive(Clone, Copy, Debug)]
 pub struct Target<'a> {
     pub flow: Flow,
+    /// Lower case, without the port.
     pub host: &'a str,
     pub method: &'a str,
     pub path: &'a str,
@@ -244,7 +244,11 @@ impl Keyed {
         mac.update(b":");
         mac.update(value.as_bytes());
         let out = mac.finalize().into_bytes();
-        out[..16].iter().map(|b| format!("{b:02x}")).collect()
+        let mut hex = String::with_capacity(32);
+        for b in &out[..16] {
+            let _ = write!(hex, "{b:02x}");
+        }
+        hex
     }
 }
 

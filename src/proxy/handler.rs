@@ -113,6 +113,11 @@ fn strip_hop(h: &mut HeaderMap) {
     }
 }
 
+/// A header's value as text; empty when absent or not visible ASCII.
+fn header_str(h: &HeaderMap, name: HeaderName) -> &str {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
 fn request_id(h: &HeaderMap) -> String {
     h.get("x-request-id")
         .and_then(|v| v.to_str().ok())
@@ -170,7 +175,7 @@ pub async fn handle(
     let ctx = Ctx {
         request_id: rid.clone(),
         route: route.name.clone(),
-        host: host.split(':').next().unwrap_or("").to_string(),
+        host: host.split(':').next().unwrap_or("").to_ascii_lowercase(),
         method: req.method().as_str().to_string(),
         path,
     };
@@ -236,12 +241,7 @@ async fn forward(
     }
 
     // Request flow: the body, buffered up to a bound.
-    let ctype = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let ctype = header_str(&parts.headers, header::CONTENT_TYPE).to_string();
     let has_body = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -377,27 +377,16 @@ async fn respond(
     if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
         parts.headers.insert("x-request-id", v);
     }
-    let ctype = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let encoding = parts
-        .headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty() && s != "identity");
-    let length: Option<u64> = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
+    let ctype = header_str(&parts.headers, header::CONTENT_TYPE).to_string();
+    let encoding = header_str(&parts.headers, header::CONTENT_ENCODING).trim();
+    let encoding = !encoding.is_empty() && !encoding.eq_ignore_ascii_case("identity");
+    let length: Option<u64> = header_str(&parts.headers, header::CONTENT_LENGTH)
+        .parse()
+        .ok();
     let limits = &st.config.limits;
     let reason = if !is_text(&media_type(&ctype)) {
         Some("content_type")
-    } else if encoding.is_some() {
+    } else if encoding {
         Some("encoding")
     } else if length.is_some_and(|l| l > limits.inspect_bytes) {
         Some("too_large")

@@ -73,13 +73,14 @@ impl Inspector {
             path: &ctx.path,
             content_type: &self.content_type,
         };
+        let bulk: Vec<_> = st.policies.bulk_for(&target).collect();
         for f in findings {
             let raw_range = f.start.checked_sub(base).and_then(|s| {
                 let e = f.end - base;
                 (e as usize <= buf.len()).then_some(s as usize..e as usize)
             });
             // Bulk counting, whatever the policies say.
-            for b in st.policies.bulk_for(&target) {
+            for b in &bulk {
                 if b.counts(&f.category) {
                     let mut h = self.hasher.build_hasher();
                     f.category.as_str().hash(&mut h);
@@ -87,7 +88,7 @@ impl Inspector {
                     self.distinct.insert(h.finish());
                     if self.distinct.len() > b.distinct && !self.bulk_fired {
                         self.bulk_fired = true;
-                        let mode = if st.report_only { Mode::Report } else { b.mode };
+                        let mode = b.mode;
                         st.metrics
                             .blocked
                             .get_or_create(&ActionLabels {
@@ -113,7 +114,7 @@ impl Inspector {
             let Some(p) = st.policies.decide(&target, &f.category) else {
                 continue;
             };
-            let mode = if st.report_only { Mode::Report } else { p.mode };
+            let mode = p.mode;
             st.metrics
                 .findings
                 .get_or_create(&FindingLabels {

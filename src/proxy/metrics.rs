@@ -78,8 +78,8 @@ fn histogram() -> Histogram {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("zaslon");
-        let m = Metrics {
+        let mut m = Metrics {
+            registry: Registry::with_prefix("zaslon"),
             findings: Family::default(),
             blocked: Family::default(),
             masked: Family::default(),
@@ -92,65 +92,65 @@ impl Metrics {
             reloads: Family::default(),
             generation: Gauge::default(),
             connections: Gauge::default(),
-            registry: Registry::default(),
         };
-        registry.register(
+        m.registry.register(
             "findings",
             "Findings acted on, by category, flow, policy, action and mode",
             m.findings.clone(),
         );
-        registry.register(
+        m.registry.register(
             "blocked",
             "Messages blocked (or that would be, in report mode)",
             m.blocked.clone(),
         );
-        registry.register(
+        m.registry.register(
             "masked",
             "Values masked (or that would be, in report mode)",
             m.masked.clone(),
         );
-        registry.register(
+        m.registry.register(
             "uninspected_bodies",
             "Bodies not inspected, by reason and handling",
             m.uninspected.clone(),
         );
-        registry.register(
+        m.registry.register(
             "scanned_bytes",
             "Bytes scanned for personal data",
             m.scanned_bytes.clone(),
         );
-        registry.register(
+        m.registry.register(
             "scan_duration_seconds",
             "Time spent scanning one body",
             m.scan_seconds.clone(),
         );
-        registry.register(
+        m.registry.register(
             "requests",
             "Requests served, by route and status class",
             m.requests.clone(),
         );
-        registry.register(
+        m.registry.register(
             "request_duration_seconds",
             "Time from request to response headers",
             m.request_seconds.clone(),
         );
-        registry.register(
+        m.registry.register(
             "upstream_errors",
             "Upstream failures by kind",
             m.upstream_errors.clone(),
         );
-        registry.register("reloads", "Reloads by result", m.reloads.clone());
-        registry.register(
+        m.registry
+            .register("reloads", "Reloads by result", m.reloads.clone());
+        m.registry.register(
             "config_generation",
             "Generation of the running config (1 at start, +1 per good reload)",
             m.generation.clone(),
         );
-        registry.register(
+        m.registry.register(
             "open_connections",
             "Client connections open",
             m.connections.clone(),
         );
-        Metrics { registry, ..m }
+        m
     }
 
     /// The Prometheus text exposition.

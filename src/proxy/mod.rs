@@ -38,8 +38,8 @@ pub use config::{Config, Overrides};
 pub struct State {
     pub config: Config,
     pub engine: Arc<Engine>,
+    /// Already in report mode when the config or `--report` asks.
     pub policies: PolicySet,
-    pub report_only: bool,
     pub key: Keyed,
     pub metrics: Arc<metrics::Metrics>,
     pub audit: Arc<audit::AuditLog>,
@@ -168,7 +168,6 @@ pub async fn start(source: Source) -> Result<Running> {
     };
     metrics.generation.set(1);
     let state = Arc::new(RwLock::new(Arc::new(State {
-        report_only: config.report_only,
         config: config.clone(),
         engine,
         policies,
@@ -244,7 +243,6 @@ pub async fn start(source: Source) -> Result<Running> {
                         let generation = guard.generation + 1;
                         watched = source.watched(&config);
                         *guard = Arc::new(State {
-                            report_only: config.report_only,
                             config,
                             engine,
                             policies,
