@@ -1,150 +1,44 @@
 //! `zaslon serve` end to end: a real upstream hyper server and a real client
 //! on loopback, the proxy between them.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::time::Duration;
+mod common;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, StreamBody};
-use hyper::body::Frame;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use common::*;
+use http_body_util::Full;
+use hyper::Request;
 use tokio::net::TcpListener;
 use zaslon::proxy::{Overrides, Source, start};
-
-const SNILS: &str = "112-233-445 95";
-
-/// An upstream that answers by path.
-async fn upstream() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((s, _)) = l.accept().await else { return };
-            tokio::spawn(async move {
-                let svc = service_fn(|req: Request<hyper::body::Incoming>| async move {
-                    let path = req.uri().path().to_string();
-                    let resp = match path.as_str() {
-                        "/clean" => Response::builder()
-                            .header("content-type", "text/html; charset=utf-8")
-                            .body(Full::new(Bytes::from("<p>Часы работы: 9:00–21:00</p>")).boxed())
-                            .unwrap(),
-                        "/patient" => Response::builder()
-                            .header("content-type", "text/html")
-                            .body(Full::new(Bytes::from(format!("<td>СНИЛС {SNILS}</td>"))).boxed())
-                            .unwrap(),
-                        "/stream" => {
-                            // The SNILS split across two chunks, no length.
-                            let chunks: Vec<Result<Frame<Bytes>, Infallible>> = vec![
-                                Ok(Frame::data(Bytes::from("<p>СНИЛС 112-23"))),
-                                Ok(Frame::data(Bytes::from("3-445 95</p>"))),
-                            ];
-                            Response::builder()
-                                .header("content-type", "text/html")
-                                .body(StreamBody::new(futures_stream(chunks)).boxed())
-                                .unwrap()
-                        }
-                        "/export" => {
-                            let mut s = String::from("[");
-                            for i in 0..30u64 {
-                                s.push_str(&format!(
-                                    "{{\"phone\":\"+7 999 {:03} {:02} {:02}\"}},",
-                                    i,
-                                    i % 100,
-                                    7
-                                ));
-                            }
-                            s.push(']');
-                            Response::builder()
-                                .header("content-type", "application/json")
-                                .body(Full::new(Bytes::from(s)).boxed())
-                                .unwrap()
-                        }
-                        _ => Response::builder()
-                            .status(404)
-                            .body(Full::new(Bytes::new()).boxed())
-                            .unwrap(),
-                    };
-                    Ok::<_, Infallible>(resp)
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(s), svc)
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
-fn futures_stream(
-    v: Vec<Result<Frame<Bytes>, Infallible>>,
-) -> impl futures_core::Stream<Item = Result<Frame<Bytes>, Infallible>> {
-    tokio_stream::iter(v)
-}
-
-async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        .build_http::<Full<Bytes>>();
-    let uri: hyper::Uri = format!("http://{addr}{path}").parse().unwrap();
-    let resp = tokio::time::timeout(Duration::from_secs(10), client.get(uri))
-        .await
-        .unwrap()
-        .unwrap();
-    let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
-
-fn metric(text: &str, name: &str, labels: &[&str]) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn masks_blocks_counts_and_never_leaks() {
     let up = upstream().await;
-    let dir = std::env::temp_dir().join(format!("zaslon-proxy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let audit = dir.join("audit.jsonl");
-    let config = dir.join("zaslon.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nupstreams:\n  site: {{ url: \"http://{up}\" }}\nroutes:\n  - {{ upstream: site }}\naudit: {{ path: \"{}\" }}\n",
-            audit.display()
-        ),
-    )
-    .unwrap();
-    let running = start(Source {
-        config: Some(config),
-        overrides: Overrides::default(),
-    })
-    .await
-    .unwrap();
+    let dir = Scratch::new("proxy");
+    let audit = dir.path("audit.jsonl");
+    let running = proxy(&dir, up.addr, "").await;
     let addr = running.listen;
 
-    let (s, body) = get(addr, "/clean").await;
-    assert_eq!((s, body.as_str()), (200, "<p>Часы работы: 9:00–21:00</p>"));
+    let g = get(addr, "/clean").await;
+    assert_eq!(
+        (g.status, g.text().as_str()),
+        (200, "<p>Часы работы: 9:00–21:00</p>")
+    );
 
-    let (s, body) = get(addr, "/patient").await;
-    assert_eq!(s, 200);
-    assert_eq!(body, "<td>СНИЛС ***-***-*** 95</td>");
+    let g = get(addr, "/patient").await;
+    assert_eq!(g.status, 200);
+    assert_eq!(g.text(), "<td>СНИЛС ***-***-*** 95</td>");
 
-    let (s, body) = get(addr, "/stream").await;
-    assert_eq!(s, 200);
-    assert_eq!(body, "<p>СНИЛС ***-***-*** 95</p>");
+    let g = get(addr, "/stream").await;
+    assert_eq!(g.status, 200);
+    assert_eq!(g.text(), "<p>СНИЛС ***-***-*** 95</p>");
 
-    let (s, body) = get(addr, "/export").await;
-    assert_eq!(s, 451, "{body}");
-    assert!(!body.contains("+7 999"));
+    let g = get(addr, "/export").await;
+    assert_eq!(g.status, 451, "{}", g.text());
+    assert!(!g.text().contains("+7 999"));
 
     // Request flow: monitored by default, forwarded.
-    let (s, _) = get(addr, "/nothing?snils=112-233-445+95").await;
-    assert_eq!(s, 404);
+    let g = get(addr, "/nothing?snils=112-233-445+95").await;
+    assert_eq!(g.status, 404);
 
     // Upstream down: 502, quickly.
     let dead = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -160,12 +54,10 @@ async fn masks_blocks_counts_and_never_leaks() {
     })
     .await
     .unwrap();
-    let (s, _) = get(down.listen, "/").await;
-    assert_eq!(s, 502);
+    assert_eq!(get(down.listen, "/").await.status, 502);
     down.shutdown().await;
 
-    let (s, metrics) = get(running.admin.unwrap(), "/metrics").await;
-    assert_eq!(s, 200);
+    let metrics = metrics(&running).await;
     assert_eq!(
         metric(&metrics, "zaslon_masked_total", &["flow=\"response\""]),
         2.0
@@ -186,8 +78,7 @@ async fn masks_blocks_counts_and_never_leaks() {
         ) >= 1.0
     );
     assert_eq!(metric(&metrics, "zaslon_config_generation", &[]), 1.0);
-    let (s, _) = get(running.admin.unwrap(), "/readyz").await;
-    assert_eq!(s, 200);
+    assert_eq!(get(running.admin.unwrap(), "/readyz").await.status, 200);
     running.shutdown().await;
 
     // No raw value anywhere operators look.
@@ -201,5 +92,125 @@ async fn masks_blocks_counts_and_never_leaks() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["fingerprint"].as_str().unwrap().len(), 32);
     }
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn accept(path: &str, coding: &str) -> Request<Full<Bytes>> {
+    Request::get(path)
+        .header("accept-encoding", coding)
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_bodies_are_decoded_masked_and_encoded_again() {
+    let up = upstream().await;
+    let dir = Scratch::new("codings");
+    let running = proxy(&dir, up.addr, "").await;
+    let addr = running.listen;
+    for coding in ["gzip", "deflate", "br", "zstd"] {
+        // Clean and compressed: the upstream's bytes, unchanged.
+        let direct = get(up.addr, &format!("/z/clean?enc={coding}")).await;
+        let g = send(addr, accept(&format!("/z/clean?enc={coding}"), coding)).await;
+        assert_eq!(g.status, 200);
+        assert_eq!(g.body, direct.body, "{coding}: clean body changed");
+        assert_eq!(g.headers["content-encoding"], coding);
+
+        // Held whole: masked, encoded again, length and validator fixed.
+        let g = send(addr, accept(&format!("/z/patient?enc={coding}"), coding)).await;
+        assert_eq!(g.status, 200, "{coding}");
+        assert_eq!(g.headers["content-encoding"], coding);
+        assert_eq!(
+            g.headers["content-length"].to_str().unwrap(),
+            g.body.len().to_string()
+        );
+        assert_eq!(g.headers["etag"], "W/\"v1\"");
+        let plain = String::from_utf8(decode(coding, &g.body)).unwrap();
+        assert!(
+            plain.contains(&format!("<td>СНИЛС {SNILS_MASKED}</td>")),
+            "{coding}"
+        );
+        assert!(!plain.contains(SNILS));
+        assert_eq!(plain.len(), 6000 + format!("<td>СНИЛС {SNILS}</td>").len());
+
+        // Streamed in 997-byte pieces with no length: masked on the fly.
+        let g = send(addr, accept(&format!("/z/stream?enc={coding}"), coding)).await;
+        assert_eq!(g.status, 200, "{coding}");
+        assert!(!g.cut, "{coding}: stream cut");
+        assert!(g.headers.get("content-length").is_none());
+        let plain = String::from_utf8(decode(coding, &g.body)).unwrap();
+        assert_eq!(
+            plain.len(),
+            500_000 + format!("<td>СНИЛС {SNILS}</td>").len()
+        );
+        assert!(plain.contains(SNILS_MASKED), "{coding}");
+        assert!(!plain.contains(SNILS), "{coding}");
+    }
+    let m = metrics(&running).await;
+    assert_eq!(
+        metric(&m, "zaslon_masked_total", &["flow=\"response\""]),
+        8.0
+    );
+    assert_eq!(metric(&m, "zaslon_uninspected_bodies_total", &[]), 0.0);
+    assert!(metric(&m, "zaslon_scanned_bytes_total", &["flow=\"response\""]) > 4.0 * 500_000.0);
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bombs_corrupt_and_unknown_codings_never_pass_unseen() {
+    let up = upstream().await;
+    let dir = Scratch::new("bombs");
+    let routes = "routes:\n  - { upstream: site, path: /open/ , uninspected: fail_open }\n  - { upstream: site, uninspected: fail_closed }\n";
+    // The `/open/` prefix reaches the same upstream pages under another path.
+    let running = proxy(&dir, up.addr, routes).await;
+    let addr = running.listen;
+    for coding in ["gzip", "br", "zstd"] {
+        // A bomb on a fail_closed route: a page, not the body.
+        let g = send(addr, accept(&format!("/z/bomb?enc={coding}"), coding)).await;
+        assert_eq!(g.status, 502, "{coding}");
+        assert!(g.text().contains("не удалось проверить"));
+        // Corrupt: refused on every route, since a client could decode the
+        // part before the damage.
+        let g = send(addr, accept(&format!("/z/corrupt?enc={coding}"), coding)).await;
+        assert_eq!(g.status, 502, "{coding}");
+        let g = send(
+            addr,
+            accept(&format!("/open/z/corrupt?enc={coding}"), coding),
+        )
+        .await;
+        assert_eq!(g.status, 502, "{coding}");
+        // On a fail_open route the bomb goes on as it came, counted.
+        let direct = get(up.addr, &format!("/z/bomb?enc={coding}")).await;
+        let g = send(addr, accept(&format!("/open/z/bomb?enc={coding}"), coding)).await;
+        assert_eq!(g.status, 200, "{coding}");
+        assert_eq!(g.body, direct.body);
+        // Streamed with no length: cut once the ratio is passed.
+        let g = send(addr, accept(&format!("/z/bombstream?enc={coding}"), coding)).await;
+        assert!(g.cut, "{coding}");
+        assert!(g.body.len() < 1 << 20, "{coding}");
+    }
+    // An unknown coding on a fail_closed route.
+    let g = get(addr, "/compress").await;
+    assert_eq!(g.status, 502);
+    assert!(!g.text().contains(SNILS));
+    let m = metrics(&running).await;
+    for (reason, handling, n) in [
+        ("decode_ratio", "fail_closed", 6.0),
+        ("decode_ratio", "fail_open", 3.0),
+        ("decode_error", "fail_closed", 6.0),
+        ("encoding", "fail_closed", 1.0),
+    ] {
+        assert_eq!(
+            metric(
+                &m,
+                "zaslon_uninspected_bodies_total",
+                &[
+                    &format!("reason=\"{reason}\""),
+                    &format!("handling=\"{handling}\"")
+                ]
+            ),
+            n,
+            "{reason} {handling}"
+        );
+    }
+    running.shutdown().await;
 }

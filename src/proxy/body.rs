@@ -1,6 +1,7 @@
 //! A response body scanned as it streams: bytes are released as soon as
 //! the scanner says no finding can start before them, masked in place
-//! first. Nothing is buffered beyond the scanner's window.
+//! first. Nothing is buffered beyond the scanner's window. A compressed
+//! body is decoded slice by slice, scanned, and encoded again.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -8,13 +9,20 @@ use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use hyper::body::{Body, Frame, Incoming};
+use hyper::body::{Body, Frame};
 
 use crate::detect::{Engine, Scanner};
 
 use super::State;
+use super::codec::{Decoder, Encoder};
+use super::handler::ProxyBody;
 use super::inspect::{Ctx, Inspector};
-use super::metrics::FlowLabels;
+use super::metrics::{FlowLabels, UninspectedLabels};
+
+/// Encoded input is decoded this much at a time, so that one frame of a
+/// compressed body never turns into more than `SLICE × decode_ratio`
+/// bytes in memory.
+const SLICE: usize = 16 * 1024;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -30,8 +38,27 @@ impl std::fmt::Display for Aborted {
 
 impl std::error::Error for Aborted {}
 
+/// A compressed body's decoder and encoder, and encoded input not yet
+/// decoded.
+pub struct Codec {
+    pub decoder: Decoder,
+    pub encoder: Option<Encoder>,
+    pub input: Bytes,
+}
+
+impl Codec {
+    pub fn new(coding: super::codec::Coding, max_bytes: u64, max_ratio: u64) -> Codec {
+        Codec {
+            decoder: Decoder::new(coding, max_bytes, max_ratio),
+            encoder: Some(Encoder::new(coding)),
+            input: Bytes::new(),
+        }
+    }
+}
+
 pub struct ScanBody {
-    inner: Incoming,
+    inner: ProxyBody,
+    codec: Option<Codec>,
     state: Arc<State>,
     ctx: Ctx,
     inspector: Inspector,
@@ -46,10 +73,17 @@ pub struct ScanBody {
 }
 
 impl ScanBody {
-    pub fn new(inner: Incoming, state: Arc<State>, ctx: Ctx, inspector: Inspector) -> ScanBody {
+    pub fn new(
+        inner: ProxyBody,
+        codec: Option<Codec>,
+        state: Arc<State>,
+        ctx: Ctx,
+        inspector: Inspector,
+    ) -> ScanBody {
         let scanner = Scanner::new(state.engine.clone());
         ScanBody {
             inner,
+            codec,
             state,
             ctx,
             inspector,
@@ -86,6 +120,104 @@ impl ScanBody {
         Ok(Some(self.pending.split_to(n).freeze()))
     }
 
+    /// Scans decoded bytes and returns what may go out, encoded again
+    /// when the body is compressed.
+    fn scan(&mut self, data: &[u8]) -> Result<Option<Bytes>, BoxError> {
+        let t = Instant::now();
+        self.scanner.feed(data, &mut self.found);
+        self.scan_time += t.elapsed();
+        self.pending.extend_from_slice(data);
+        self.fed += data.len() as u64;
+        let settled = self.scanner.settled();
+        let out = self.release(settled)?;
+        self.encode(out)
+    }
+
+    /// The end of the decoded stream: the last findings and bytes.
+    fn end(&mut self) -> Result<Option<Bytes>, BoxError> {
+        let t = Instant::now();
+        self.scanner.finish(&mut self.found);
+        self.scan_time += t.elapsed();
+        let out = self.release(u64::MAX);
+        self.done = true;
+        self.finish_metrics();
+        let out = self.encode(out?)?;
+        let Some(c) = self.codec.as_mut() else {
+            return Ok(out);
+        };
+        let Some(encoder) = c.encoder.take().filter(|_| c.decoder.read() > 0) else {
+            return Ok(out);
+        };
+        let mut all = out.map(Vec::from).unwrap_or_default();
+        all.extend(encoder.finish()?);
+        Ok(Some(all.into()))
+    }
+
+    fn encode(&mut self, out: Option<Bytes>) -> Result<Option<Bytes>, BoxError> {
+        match (&mut self.codec, out) {
+            (
+                Some(Codec {
+                    encoder: Some(e), ..
+                }),
+                Some(b),
+            ) => {
+                let enc = e.push(&b)?;
+                Ok((!enc.is_empty()).then(|| enc.into()))
+            }
+            (_, out) => Ok(out),
+        }
+    }
+
+    /// A compressed body that cannot be decoded within the bounds is cut:
+    /// its headers are gone, and its rest must not go out unseen.
+    fn undecodable(&mut self, reason: &'static str) -> BoxError {
+        self.done = true;
+        self.state
+            .metrics
+            .uninspected
+            .get_or_create(&UninspectedLabels {
+                flow: self.inspector.flow.as_str(),
+                reason,
+                handling: "fail_closed",
+            })
+            .inc();
+        tracing::warn!(request_id = %self.ctx.request_id, route = %self.ctx.route, reason, "compressed body cut");
+        Box::new(Aborted(reason.to_string()))
+    }
+
+    /// Decodes the next slice of encoded input, if there is one.
+    fn decode_next(&mut self) -> Option<Result<Option<Bytes>, BoxError>> {
+        let c = self.codec.as_mut()?;
+        if c.input.is_empty() {
+            return None;
+        }
+        let slice = c.input.split_to(c.input.len().min(SLICE));
+        Some(match c.decoder.push(&slice) {
+            Ok(d) => self.scan(&d),
+            Err(e) => Err(self.undecodable(e.reason())),
+        })
+    }
+
+    /// The end of the body: the decoder's last bytes, then the scanner's.
+    fn end_of_input(&mut self) -> Result<Option<Bytes>, BoxError> {
+        let mut first = None;
+        if let Some(c) = self.codec.as_mut() {
+            match c.decoder.finish() {
+                Ok(d) => first = self.scan(&d)?,
+                Err(e) => return Err(self.undecodable(e.reason())),
+            }
+        }
+        let rest = self.end()?;
+        Ok(match (first, rest) {
+            (Some(a), Some(b)) => {
+                let mut all = BytesMut::from(&a[..]);
+                all.extend_from_slice(&b);
+                Some(all.freeze())
+            }
+            (a, b) => a.or(b),
+        })
+    }
+
     fn finish_metrics(&self) {
         let flow = FlowLabels {
             flow: self.inspector.flow.as_str(),
@@ -116,49 +248,44 @@ impl Body for ScanBody {
             if this.done {
                 return Poll::Ready(this.trailers.take().map(|t| Ok(Frame::trailers(t))));
             }
-            match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
-                Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) => {
-                        let t = Instant::now();
-                        this.scanner.feed(&data, &mut this.found);
-                        this.scan_time += t.elapsed();
-                        this.pending.extend_from_slice(&data);
-                        this.fed += data.len() as u64;
-                        let settled = this.scanner.settled();
-                        match this.release(settled) {
-                            Err(e) => return Poll::Ready(Some(Err(e))),
-                            Ok(Some(b)) => return Poll::Ready(Some(Ok(Frame::data(b)))),
-                            Ok(None) => continue,
+            let step = match this.decode_next() {
+                Some(r) => r,
+                None => match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+                    Some(Ok(frame)) => match frame.into_data() {
+                        Ok(data) => match this.codec.as_mut() {
+                            Some(c) => {
+                                c.input = data;
+                                continue;
+                            }
+                            None => this.scan(&data),
+                        },
+                        Err(frame) => {
+                            if let Ok(t) = frame.into_trailers() {
+                                this.trailers = Some(t);
+                            }
+                            continue;
                         }
+                    },
+                    Some(Err(e)) => {
+                        this.done = true;
+                        Err(e)
                     }
-                    Err(frame) => {
-                        if let Ok(t) = frame.into_trailers() {
-                            this.trailers = Some(t);
-                        }
-                    }
+                    None => this.end_of_input(),
                 },
-                Some(Err(e)) => {
-                    this.done = true;
-                    return Poll::Ready(Some(Err(Box::new(e))));
-                }
-                None => {
-                    let t = Instant::now();
-                    this.scanner.finish(&mut this.found);
-                    this.scan_time += t.elapsed();
-                    let r = this.release(u64::MAX);
-                    this.done = true;
-                    this.finish_metrics();
-                    match r {
-                        Err(e) => return Poll::Ready(Some(Err(e))),
-                        Ok(Some(b)) => return Poll::Ready(Some(Ok(Frame::data(b)))),
-                        Ok(None) => continue,
-                    }
-                }
+            };
+            match step {
+                Err(e) => return Poll::Ready(Some(Err(e))),
+                Ok(Some(b)) => return Poll::Ready(Some(Ok(Frame::data(b)))),
+                Ok(None) => continue,
             }
         }
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
+        if self.codec.is_some() {
+            // Encoded again: the length is not known.
+            return hyper::body::SizeHint::default();
+        }
         // Masking keeps the length.
         self.inner.size_hint()
     }

@@ -95,8 +95,12 @@ pub struct Limits {
     /// before their headers are sent, so a bulk leak gets a 451 page.
     /// Larger ones stream, and a bulk leak aborts the stream.
     pub hold_bytes: usize,
-    /// Responses larger than this are not inspected.
+    /// Responses larger than this are not inspected; compressed ones
+    /// stop when their decoded size passes it.
     pub inspect_bytes: u64,
+    /// The most decoded bytes per encoded byte a compressed body may
+    /// produce (past the first MiB) before it is treated as a bomb.
+    pub decode_ratio: u64,
     pub header_timeout_ms: u64,
     pub idle_timeout_ms: u64,
     pub connect_timeout_ms: u64,
@@ -113,6 +117,7 @@ impl Default for Limits {
             request_body_bytes: 1024 * 1024,
             hold_bytes: 256 * 1024,
             inspect_bytes: 256 * 1024 * 1024,
+            decode_ratio: 100,
             header_timeout_ms: 10_000,
             idle_timeout_ms: 60_000,
             connect_timeout_ms: 3_000,
@@ -307,6 +312,9 @@ impl Config {
             errors.push(whole(
                 "limits: max_connections and request_body_bytes must be positive, max_header_bytes at least 1024",
             ));
+        }
+        if l.decode_ratio < 2 {
+            errors.push(whole("limits: decode_ratio must be at least 2"));
         }
         let base = std::path::Path::new(name)
             .parent()

@@ -16,7 +16,8 @@ use hyper_util::rt::TokioExecutor;
 use crate::policy::Flow;
 
 use super::State;
-use super::body::{BoxError, ScanBody};
+use super::body::{BoxError, Codec, ScanBody};
+use super::codec::{self, Coding, DecodeError};
 use super::config::{Config, Uninspected};
 use super::inspect::{Ctx, Inspector, is_text, media_type};
 use super::metrics::{RequestLabels, UninspectedLabels, code_class};
@@ -365,6 +366,46 @@ fn bad_gateway(st: &State, ctx: &Ctx, kind: &'static str) -> Response<ProxyBody>
     )
 }
 
+/// The page for a response hidden by a policy.
+fn hidden_page(ctx: &Ctx, v: &super::inspect::Verdict) -> Option<Response<ProxyBody>> {
+    if let Some((_, status)) = v.bulk {
+        return Some(page(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
+            &ctx.request_id,
+            "Страница недоступна",
+            "Эта страница скрыта, чтобы защитить персональные данные пациентов. \
+             Служба безопасности клиники уже уведомлена.",
+        ));
+    }
+    v.blocked.as_ref().map(|_| {
+        page(
+            StatusCode::FORBIDDEN,
+            &ctx.request_id,
+            "Страница недоступна",
+            "Эта страница скрыта, чтобы защитить персональные данные пациентов.",
+        )
+    })
+}
+
+fn unchecked_page(ctx: &Ctx) -> Response<ProxyBody> {
+    page(
+        StatusCode::BAD_GATEWAY,
+        &ctx.request_id,
+        "Страница недоступна",
+        "Эту страницу нельзя показать: её содержимое не удалось проверить.",
+    )
+}
+
+/// A body encoded again no longer matches a strong validator.
+fn weaken_etag(h: &mut HeaderMap) {
+    if let Some(tag) = h.get(header::ETAG)
+        && !tag.as_bytes().starts_with(b"W/")
+        && let Ok(weak) = HeaderValue::from_bytes(&[b"W/", tag.as_bytes()].concat())
+    {
+        h.insert(header::ETAG, weak);
+    }
+}
+
 /// Response flow.
 async fn respond(
     st: &Arc<State>,
@@ -377,16 +418,21 @@ async fn respond(
     if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
         parts.headers.insert("x-request-id", v);
     }
+    let boxed = |b: Incoming| -> ProxyBody { b.map_err(|e| Box::new(e) as BoxError).boxed() };
+    let status = parts.status.as_u16();
+    if ctx.method == "HEAD" || status < 200 || status == 204 || status == 304 {
+        // No body.
+        return Response::from_parts(parts, boxed(body));
+    }
     let ctype = header_str(&parts.headers, header::CONTENT_TYPE).to_string();
-    let encoding = header_str(&parts.headers, header::CONTENT_ENCODING).trim();
-    let encoding = !encoding.is_empty() && !encoding.eq_ignore_ascii_case("identity");
+    let coding = Coding::parse(header_str(&parts.headers, header::CONTENT_ENCODING));
     let length: Option<u64> = header_str(&parts.headers, header::CONTENT_LENGTH)
         .parse()
         .ok();
     let limits = &st.config.limits;
     let reason = if !is_text(&media_type(&ctype)) {
         Some("content_type")
-    } else if encoding {
+    } else if coding.is_err() {
         Some("encoding")
     } else if length.is_some_and(|l| l > limits.inspect_bytes) {
         Some("too_large")
@@ -396,49 +442,95 @@ async fn respond(
     if let Some(reason) = reason {
         uninspected(st, Flow::Response, reason, route.uninspected);
         if route.uninspected == Uninspected::FailClosed {
-            return page(
-                StatusCode::BAD_GATEWAY,
-                &ctx.request_id,
-                "Страница недоступна",
-                "Эту страницу нельзя показать: её содержимое не удалось проверить.",
-            );
+            return unchecked_page(ctx);
         }
-        let body = body.map_err(|e| Box::new(e) as BoxError).boxed();
-        return Response::from_parts(parts, body);
+        return Response::from_parts(parts, boxed(body));
     }
-    let inspector = Inspector::new(Flow::Response, &ctype, "body");
-    if length.is_some_and(|l| l as usize <= limits.hold_bytes) {
+    let coding = coding.unwrap_or(None);
+    let mut inspector = Inspector::new(Flow::Response, &ctype, "body");
+    let mut held = None;
+    let mut body = Some(body);
+    if length.is_some_and(|l| l as usize <= limits.hold_bytes)
+        && let Some(body) = body.take()
+    {
         // Small: scan whole before the headers go, so a bulk leak or a
         // blocking policy gets a page instead of a cut stream.
-        let mut inspector = inspector;
-        let bytes = match Limited::new(body, limits.hold_bytes).collect().await {
+        let raw = match Limited::new(body, limits.hold_bytes).collect().await {
             Ok(c) => c.to_bytes(),
             Err(_) => return bad_gateway(st, ctx, "protocol"),
         };
-        let mut buf = bytes.to_vec();
-        let t = Instant::now();
-        let found = st.engine.scan(&buf);
-        observe_scan(st, Flow::Response, t, buf.len());
-        let v = inspector.act(st, ctx, &found, &mut buf, 0);
-        if let Some((_, status)) = v.bulk {
-            return page(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
-                &ctx.request_id,
-                "Страница недоступна",
-                "Эта страница скрыта, чтобы защитить персональные данные пациентов. \
-                 Служба безопасности клиники уже уведомлена.",
-            );
+        let decoded = match coding {
+            None => Ok(raw.to_vec()),
+            Some(c) => codec::decode_all(
+                c,
+                &raw,
+                limits.inspect_bytes.min(limits.hold_bytes as u64 * 8),
+                limits.decode_ratio,
+            ),
+        };
+        // Too big to hold decoded: stream it, unless it is a bomb, broken
+        // or over the inspection bound.
+        let decoded = match (decoded, coding) {
+            (Err(DecodeError::Size), Some(c)) => {
+                match codec::check_all(c, &raw, limits.inspect_bytes, limits.decode_ratio) {
+                    Ok(_) => Err(None),
+                    Err(e) => Err(Some(e)),
+                }
+            }
+            (d, _) => d.map_err(Some),
+        };
+        match decoded {
+            Ok(mut buf) => {
+                let t = Instant::now();
+                let found = st.engine.scan(&buf);
+                observe_scan(st, Flow::Response, t, buf.len());
+                let v = inspector.act(st, ctx, &found, &mut buf, 0);
+                if let Some(page) = hidden_page(ctx, &v) {
+                    return page;
+                }
+                let out = match coding {
+                    None => buf,
+                    // Nothing changed: the upstream's bytes, as they came.
+                    Some(_) if v.masked == 0 => raw.to_vec(),
+                    Some(c) => match codec::encode_all(c, &buf) {
+                        Ok(enc) => {
+                            weaken_etag(&mut parts.headers);
+                            parts
+                                .headers
+                                .insert(header::CONTENT_LENGTH, HeaderValue::from(enc.len()));
+                            enc
+                        }
+                        Err(_) => return unchecked_page(ctx),
+                    },
+                };
+                return Response::from_parts(parts, full(out));
+            }
+            Err(None) => held = Some(raw),
+            Err(Some(e)) => {
+                // A client could still decode the part of a broken body
+                // before the damage: refused on every route.
+                let handling = match e {
+                    DecodeError::Corrupt => Uninspected::FailClosed,
+                    _ => route.uninspected,
+                };
+                uninspected(st, Flow::Response, e.reason(), handling);
+                if handling == Uninspected::FailClosed {
+                    return unchecked_page(ctx);
+                }
+                return Response::from_parts(parts, full(raw));
+            }
         }
-        if v.blocked.is_some() {
-            return page(
-                StatusCode::FORBIDDEN,
-                &ctx.request_id,
-                "Страница недоступна",
-                "Эта страница скрыта, чтобы защитить персональные данные пациентов.",
-            );
-        }
-        return Response::from_parts(parts, full(buf));
     }
-    let body = ScanBody::new(body, st.clone(), ctx.clone(), inspector);
+    let codec = coding.map(|c| {
+        parts.headers.remove(header::CONTENT_LENGTH);
+        weaken_etag(&mut parts.headers);
+        Codec::new(c, limits.inspect_bytes, limits.decode_ratio)
+    });
+    let body = match (held, body) {
+        (Some(raw), _) => full(raw),
+        (None, Some(body)) => boxed(body),
+        (None, None) => full(Bytes::new()),
+    };
+    let body = ScanBody::new(body, codec, st.clone(), ctx.clone(), inspector);
     Response::from_parts(parts, body.boxed())
 }

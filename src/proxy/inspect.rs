@@ -29,6 +29,8 @@ pub struct Verdict {
     pub blocked: Option<String>,
     /// A bulk rule fired: `(policy, status)`.
     pub bulk: Option<(String, u16)>,
+    /// Values masked in place.
+    pub masked: usize,
 }
 
 /// Acts on the findings of one message (a URL, a request body, a
@@ -144,6 +146,7 @@ impl Inspector {
                         && let Some(r) = raw_range.clone()
                     {
                         apply_mask(m, f, &mut buf[r], &st.key);
+                        v.masked += 1;
                     }
                 }
                 Action::Block => {

@@ -14,6 +14,7 @@
 
 pub mod audit;
 pub mod body;
+pub mod codec;
 pub mod config;
 pub mod handler;
 pub mod inspect;
