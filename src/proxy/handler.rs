@@ -19,6 +19,7 @@ use super::State;
 use super::body::{BoxError, Codec, ScanBody};
 use super::codec::{self, Coding, DecodeError};
 use super::config::{Config, Uninspected};
+use super::form;
 use super::inspect::{Ctx, Inspector, is_text, media_type};
 use super::metrics::{RequestLabels, UninspectedLabels, code_class};
 
@@ -263,12 +264,7 @@ async fn forward(
         {
             Ok(c) => {
                 let mut buf = c.to_bytes().to_vec();
-                let t = Instant::now();
-                let found = st.engine.scan(&buf);
-                observe_scan(st, Flow::Request, t, buf.len());
-                let mut ins = Inspector::new(Flow::Request, &ctype, "body");
-                let v = ins.act(st, ctx, &found, &mut buf, 0);
-                if v.blocked.is_some() {
+                if scan_request_body(st, ctx, route, &ctype, &mut buf) {
                     return blocked_page();
                 }
                 full(buf)
@@ -339,6 +335,60 @@ async fn forward(
         Ok(Ok(r)) => r,
     };
     respond(st, resp, ctx, route).await
+}
+
+/// Scans a buffered request body and masks it in place; true when a
+/// policy blocks it. Multipart bodies are scanned part by part, each text
+/// part with its own headers for context; file parts are counted, and
+/// refused on a `fail_closed` route.
+fn scan_request_body(
+    st: &State,
+    ctx: &Ctx,
+    route: &super::config::Route,
+    ctype: &str,
+    buf: &mut [u8],
+) -> bool {
+    let mut ins = Inspector::new(Flow::Request, ctype, "body");
+    let spans = match (media_type(ctype).as_str(), form::boundary(ctype)) {
+        ("multipart/form-data", Some(b)) => form::parts(buf, b),
+        _ => None,
+    };
+    let spans = match spans {
+        None => vec![0..buf.len()],
+        Some(parts) => {
+            let mut text = Vec::new();
+            for p in parts {
+                if p.file {
+                    uninspected(st, Flow::Request, "file_part", route.uninspected);
+                    if route.uninspected == Uninspected::FailClosed {
+                        return true;
+                    }
+                } else {
+                    text.push(p.span);
+                }
+            }
+            text
+        }
+    };
+    let mut blocked = false;
+    for span in spans {
+        let part = &mut buf[span.clone()];
+        let t = Instant::now();
+        let found = st.engine.scan(part);
+        observe_scan(st, Flow::Request, t, part.len());
+        // Offsets in the audit log are offsets in the whole body.
+        let found: Vec<_> = found
+            .into_iter()
+            .map(|mut f| {
+                f.start += span.start as u64;
+                f.end += span.start as u64;
+                f
+            })
+            .collect();
+        let v = ins.act(st, ctx, &found, part, span.start as u64);
+        blocked |= v.blocked.is_some();
+    }
+    blocked
 }
 
 fn observe_scan(st: &State, flow: Flow, t: Instant, n: usize) {

@@ -16,6 +16,7 @@ pub mod audit;
 pub mod body;
 pub mod codec;
 pub mod config;
+pub mod form;
 pub mod handler;
 pub mod inspect;
 pub mod metrics;
