@@ -354,7 +354,7 @@ fn scan_request_body(
         _ => None,
     };
     let spans = match spans {
-        None => vec![0..buf.len()],
+        None => std::iter::once(0..buf.len()).collect(),
         Some(parts) => {
             let mut text = Vec::new();
             for p in parts {
