@@ -165,6 +165,22 @@ pub async fn handle(
         })
         .unwrap_or_else(|| local.to_string());
     let rid = request_id(req.headers());
+    // hyper's HTTP/1 buffer is at least 8 KiB; the configured bound is
+    // checked here too, for both protocols.
+    let head: usize = req.uri().to_string().len()
+        + req
+            .headers()
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum::<usize>();
+    if head > st.config.limits.max_header_bytes {
+        return Ok(page(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            &rid,
+            "Слишком большой запрос",
+            "Заголовки запроса слишком велики.",
+        ));
+    }
     let path = req.uri().path().to_string();
     let Some(route) = st.config.route(&host, &path).cloned() else {
         return Ok(page(

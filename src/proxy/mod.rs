@@ -46,6 +46,8 @@ pub struct State {
     pub metrics: Arc<metrics::Metrics>,
     pub audit: Arc<audit::AuditLog>,
     pub client: handler::Client,
+    /// Certificates are read again on every reload.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub generation: u64,
 }
 
@@ -177,6 +179,7 @@ pub async fn start(source: Source) -> Result<Running> {
         metrics: metrics.clone(),
         audit: audit.clone(),
         client,
+        tls: tls.clone(),
         generation: 1,
     })));
 
@@ -211,6 +214,7 @@ pub async fn start(source: Source) -> Result<Running> {
     }
 
     // Reloads: on request (SIGHUP) or when a watched file changes.
+    let secure = tls.is_some();
     {
         let state = state.clone();
         let source = source.clone();
@@ -233,8 +237,18 @@ pub async fn start(source: Source) -> Result<Running> {
                 }
                 match source.load() {
                     Ok((config, engine, policies)) => {
-                        let client = match handler::client(&config) {
-                            Ok(c) => c,
+                        let parts = handler::client(&config).and_then(|c| {
+                            if config.tls.is_some() != secure {
+                                anyhow::bail!("turning TLS on or off needs a restart");
+                            }
+                            let tls = match &config.tls {
+                                Some((cert, key)) => Some(tls_acceptor(cert, key)?),
+                                None => None,
+                            };
+                            Ok((c, tls))
+                        });
+                        let (client, tls) = match parts {
+                            Ok(x) => x,
                             Err(e) => {
                                 reload_failed(&metrics, &e);
                                 seen = mtimes(&watched);
@@ -252,6 +266,7 @@ pub async fn start(source: Source) -> Result<Running> {
                             metrics: metrics.clone(),
                             audit: audit.clone(),
                             client,
+                            tls,
                             generation,
                         });
                         drop(guard);
@@ -272,7 +287,7 @@ pub async fn start(source: Source) -> Result<Running> {
     let limits = config.limits.clone();
     let done = tokio::spawn(accept_loop(
         listener,
-        tls,
+        tls.is_some(),
         state,
         metrics,
         ready,
@@ -300,7 +315,7 @@ fn reload_failed(metrics: &metrics::Metrics, e: &anyhow::Error) {
 #[allow(clippy::too_many_arguments)]
 async fn accept_loop(
     listener: TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    secure: bool,
     state: Arc<RwLock<Arc<State>>>,
     metrics: Arc<metrics::Metrics>,
     ready: Arc<std::sync::atomic::AtomicBool>,
@@ -310,7 +325,6 @@ async fn accept_loop(
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-    let secure = tls.is_some();
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.changed() => break,
@@ -329,6 +343,14 @@ async fn accept_loop(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        // The acceptor of the current generation: a reload brings new
+        // certificates to new connections. Whether the listener speaks
+        // TLS at all is fixed at start.
+        let tls = if secure {
+            state.read().unwrap_or_else(|p| p.into_inner()).tls.clone()
+        } else {
+            None
+        };
         let state = state.clone();
         let metrics = metrics.clone();
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -346,12 +368,12 @@ async fn accept_loop(
             let st = state.read().unwrap_or_else(|p| p.into_inner()).clone();
             handler::handle(st, req, peer, local, secure)
         });
-        let tls = tls.clone();
         let watcher = graceful.watcher();
         let idle = Duration::from_millis(limits.idle_timeout_ms);
         tokio::spawn(async move {
             metrics.connections.inc();
             match tls {
+                _ if secure && tls.is_none() => {}
                 Some(acceptor) => match tokio::time::timeout(idle, acceptor.accept(stream)).await {
                     Ok(Ok(s)) => {
                         let conn = builder.serve_connection(TokioIo::new(s), service);
