@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// Run every policy in report mode: count and audit, change nothing.
     #[arg(long)]
     report: bool,
+    /// Forward without inspecting anything (a bare proxy), every body
+    /// counted as uninspected. For measuring and emergencies.
+    #[arg(long)]
+    no_inspect: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -134,6 +138,7 @@ fn source(config: Option<PathBuf>, a: Option<&ServeArgs>) -> crate::proxy::Sourc
             admin: a.admin,
             rules: a.rules.clone(),
             report_only: a.report,
+            no_inspect: a.no_inspect,
         },
         None => Default::default(),
     };

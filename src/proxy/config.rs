@@ -22,6 +22,11 @@ pub struct RawConfig {
     pub policies: Vec<PathBuf>,
     #[serde(default)]
     pub report_only: bool,
+    /// `false` turns inspection off: a bare proxy, every body counted as
+    /// uninspected (reason `inspection_off`). For measuring and for
+    /// emergencies only.
+    #[serde(default = "yes")]
+    pub inspect: bool,
     #[serde(default)]
     pub upstreams: std::collections::BTreeMap<String, RawUpstream>,
     #[serde(default)]
@@ -164,6 +169,10 @@ pub struct Route {
     pub uninspected: Uninspected,
 }
 
+fn yes() -> bool {
+    true
+}
+
 /// A validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -173,6 +182,7 @@ pub struct Config {
     pub rules: Vec<PathBuf>,
     pub policies: Vec<PathBuf>,
     pub report_only: bool,
+    pub inspect: bool,
     pub upstreams: Vec<Upstream>,
     pub routes: Vec<Route>,
     pub limits: Limits,
@@ -187,6 +197,7 @@ pub struct Overrides {
     pub admin: Option<SocketAddr>,
     pub rules: Vec<PathBuf>,
     pub report_only: bool,
+    pub no_inspect: bool,
 }
 
 impl Config {
@@ -340,6 +351,7 @@ impl Config {
             rules,
             policies: raw.policies.iter().map(rel).collect(),
             report_only: raw.report_only || o.report_only,
+            inspect: raw.inspect && !o.no_inspect,
             upstreams,
             routes,
             limits: raw.limits,

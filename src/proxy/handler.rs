@@ -223,6 +223,11 @@ async fn forward(
 ) -> Response<ProxyBody> {
     let (mut parts, body) = req.into_parts();
     let limits = &st.config.limits;
+    if !st.config.inspect {
+        uninspected(st, Flow::Request, "inspection_off", Uninspected::FailOpen);
+        let body = body.map_err(|e| Box::new(e) as BoxError).boxed();
+        return send_upstream(st, parts, body, ctx, route, peer, host, secure, false).await;
+    }
 
     // Request flow: the URL.
     let mut url = parts
@@ -297,6 +302,23 @@ async fn forward(
         }
     };
 
+    send_upstream(st, parts, up_body, ctx, route, peer, host, secure, true).await
+}
+
+/// Forwards to the upstream and runs the response flow.
+#[allow(clippy::too_many_arguments)]
+async fn send_upstream(
+    st: &Arc<State>,
+    mut parts: http::request::Parts,
+    up_body: ProxyBody,
+    ctx: &Ctx,
+    route: &super::config::Route,
+    peer: SocketAddr,
+    host: &str,
+    secure: bool,
+    inspect: bool,
+) -> Response<ProxyBody> {
+    let limits = &st.config.limits;
     // Headers to the upstream.
     strip_hop(&mut parts.headers);
     let xff = match parts
@@ -350,6 +372,12 @@ async fn forward(
         }
         Ok(Ok(r)) => r,
     };
+    if !inspect {
+        let (mut parts, body) = resp.into_parts();
+        strip_hop(&mut parts.headers);
+        uninspected(st, Flow::Response, "inspection_off", Uninspected::FailOpen);
+        return Response::from_parts(parts, body.map_err(|e| Box::new(e) as BoxError).boxed());
+    }
     respond(st, resp, ctx, route).await
 }
 

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Load benchmark for `zaslon serve`, on loopback only and bounded in time.
+#
+#   benches/load.sh            # 10 s per run
+#   LOAD_SECONDS=3 benches/load.sh
+#
+# In one run: the upstream directly, Zaslon with inspection off
+# (`--no-inspect`), and Zaslon on its default rules and policies, each on
+# a 60 KB HTML page and a 1 KB JSON answer (wrk, 2 threads, 32
+# connections); then Zaslon's resident memory while 256 connections stream
+# 10 MB answers through it. Needs `wrk` (Debian: apt-get install wrk).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECS=${LOAD_SECONDS:-10}
+CONNS=32
+command -v wrk >/dev/null || { echo "load.sh: wrk is missing (apt-get install wrk)" >&2; exit 1; }
+
+cargo build --release --quiet
+UP_BIN=$(cargo bench --no-run --bench load_upstream --message-format=json 2>/dev/null |
+    grep -o '"executable":"[^"]*load_upstream[^"]*"' | tail -1 | cut -d'"' -f4)
+ZASLON=target/release/zaslon
+[ -x "$UP_BIN" ] || { echo "load.sh: no load_upstream binary" >&2; exit 1; }
+
+BASE=$((20000 + RANDOM % 20000))
+UP=127.0.0.1:$BASE
+OFF=127.0.0.1:$((BASE + 1))
+ON=127.0.0.1:$((BASE + 2))
+MEM=127.0.0.1:$((BASE + 3))
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+wait_port() {
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "load.sh: nothing listens on $1" >&2
+    exit 1
+}
+
+"$UP_BIN" --serve "$UP" 2>/dev/null & PIDS+=($!)
+ZASLON_LOG=warn "$ZASLON" serve --listen "$OFF" --upstream "http://$UP" --no-inspect >/dev/null 2>&1 & PIDS+=($!)
+ZASLON_LOG=warn "$ZASLON" serve --listen "$ON" --upstream "http://$UP" >/dev/null 2>&1 & PIDS+=($!)
+for a in "$UP" "$OFF" "$ON"; do wait_port "$a"; done
+
+# wrk's latency figures in milliseconds.
+ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
+        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000;
+        printf "%.2f", n }'
+}
+
+run() { # target path -> "rps p50 p99"
+    local out
+    out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --timeout 10s --latency "http://$1$2")
+    if echo "$out" | grep -q "Non-2xx"; then echo "load.sh: errors from $1$2" >&2; echo "$out" >&2; exit 1; fi
+    local rps p50 p99
+    rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
+    p50=$(ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
+    p99=$(ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
+    echo "$rps $p50 $p99"
+}
+
+echo "## zaslon serve load benchmark ($(nproc) cores, wrk -t2 -c$CONNS -d${SECS}s)"
+echo
+echo "| body | target | req/s | p50 ms | p99 ms | vs. inspection off | p99 added over upstream |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+for path in /page.html /api.json; do
+    read -r up_rps up_p50 up_p99 < <(run "$UP" "$path")
+    read -r off_rps off_p50 off_p99 < <(run "$OFF" "$path")
+    read -r on_rps on_p50 on_p99 < <(run "$ON" "$path")
+    name=$([ "$path" = /page.html ] && echo "60 KB HTML" || echo "1 KB JSON")
+    echo "| $name | upstream directly | $up_rps | $up_p50 | $up_p99 | | |"
+    echo "| $name | zaslon, inspection off | $off_rps | $off_p50 | $off_p99 | 1.00× | $(awk -v a="$off_p99" -v b="$up_p99" 'BEGIN {printf "%+.2f ms", a - b}') |"
+    echo "| $name | zaslon, default rules | $on_rps | $on_p50 | $on_p99 | $(awk -v a="$on_rps" -v b="$off_rps" 'BEGIN {printf "%.2f×", a / b}') | $(awk -v a="$on_p99" -v b="$up_p99" 'BEGIN {printf "%+.2f ms", a - b}') |"
+done
+
+# Memory: a fresh Zaslon, 256 connections streaming 10 MB answers.
+ZASLON_LOG=warn "$ZASLON" serve --listen "$MEM" --upstream "http://$UP" >/dev/null 2>&1 & MEM_PID=$!
+PIDS+=($MEM_PID)
+wait_port "$MEM"
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$MEM_PID/status"; }
+idle=$(rss)
+wrk -t2 -c256 -d"${SECS}s" --timeout 60s "http://$MEM/big.html" > /tmp/zaslon-load-mem.$$ 2>&1 & WRK=$!
+peak=$idle
+while kill -0 "$WRK" 2>/dev/null; do
+    r=$(rss); [ "$r" -gt "$peak" ] && peak=$r
+    sleep 0.2
+done
+wait "$WRK"
+hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$MEM_PID/status")
+moved=$(awk '/Transfer\/sec/ {print $2}' /tmp/zaslon-load-mem.$$)
+rm -f /tmp/zaslon-load-mem.$$
+echo
+echo "Resident memory, 256 connections streaming 10 MB answers for ${SECS}s ($moved/s through Zaslon):"
+echo "idle $((idle / 1024)) MiB, peak sampled $((peak / 1024)) MiB, high-water mark $((hwm / 1024)) MiB."
