@@ -64,6 +64,9 @@ pub fn client(config: &Config) -> anyhow::Result<Client> {
     Ok(
         hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
+            // Read ahead from the upstream no further than a few chunks: the
+            // scanner releases as it goes, and memory per connection stays small.
+            .http1_max_buf_size(64 * 1024)
             .build(https),
     )
 }
