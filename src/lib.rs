@@ -5,14 +5,18 @@
 //! # Layout
 //!
 //! The direction of dependencies shows in the module names:
-//! `detect` ← `rules` ← `policy` ← `proxy` ← `cli`.
+//! `detect` ← `rules` ← `policy` ← `proxy` ← `cli`; `ledger` is the
+//! proxy's store.
 //!
 //! - [`detect`]: the detection engine. Pure: bytes in, findings out; no I/O.
 //!   Decoding layers, checksums, context, streaming.
 //! - [`rules`]: rule files (YAML) compiled into an engine, with positioned
 //!   errors and in-file examples. The default Russian rule set is built in.
 //! - [`policy`]: what to do with a finding where it was found: actions,
-//!   same-length masks, bulk-leak rules, keyed fingerprints. Pure.
+//!   same-length masks, bulk-leak rules, keyed fingerprints, form consent
+//!   and transfer rules. Pure.
+//! - [`ledger`]: the consent ledger (SQLite or PostgreSQL): evidence of
+//!   consents and withdrawals, keyed fingerprints only.
 //! - [`proxy`]: `zaslon serve`, the reverse proxy (hyper, rustls), with
 //!   metrics, audit log and reload.
 //! - [`cli`]: the command line (`zaslon scan`, `zaslon rules`, `zaslon serve`,
@@ -27,6 +31,7 @@
 
 pub mod cli;
 pub mod detect;
+pub mod ledger;
 pub mod policy;
 pub mod proxy;
 pub mod rules;

@@ -11,6 +11,7 @@
 //! are read in order, so a site's own file placed before the defaults
 //! overrides them.
 
+pub mod consent;
 mod raw;
 
 use std::fmt::Write as _;
@@ -173,6 +174,8 @@ pub struct Target<'a> {
 pub struct PolicySet {
     pub policies: Vec<Policy>,
     pub bulk: Vec<Bulk>,
+    pub forms: Vec<consent::FormRule>,
+    pub destinations: Vec<consent::Destination>,
 }
 
 fn content_type_matches(patterns: &[String], ct: &str) -> bool {
@@ -201,6 +204,23 @@ impl PolicySet {
         })
     }
 
+    /// The consent rule of a form submission, if one applies.
+    pub fn form_for(
+        &self,
+        t: &Target<'_>,
+        fields: &[(String, String)],
+    ) -> Option<&consent::FormRule> {
+        self.forms.iter().find(|f| f.matches(t, fields))
+    }
+
+    /// The destination of an egress request path: the longest prefix.
+    pub fn destination_for(&self, path: &str) -> Option<&consent::Destination> {
+        self.destinations
+            .iter()
+            .filter(|d| path.starts_with(&d.prefix))
+            .max_by_key(|d| d.prefix.len())
+    }
+
     /// Puts every policy and bulk rule in report mode (`--report`).
     pub fn report_only(&mut self) {
         for p in &mut self.policies {
@@ -208,6 +228,12 @@ impl PolicySet {
         }
         for b in &mut self.bulk {
             b.mode = Mode::Report;
+        }
+        for f in &mut self.forms {
+            f.mode = Mode::Report;
+        }
+        for d in &mut self.destinations {
+            d.mode = Mode::Report;
         }
     }
 
@@ -450,6 +476,14 @@ fn compile_one(
             mode: b.mode.unwrap_or_default(),
         });
     }
+    set.forms
+        .extend(consent::compile_forms(file, raw.forms, ids, errors));
+    set.destinations.extend(consent::compile_destinations(
+        file,
+        raw.destinations,
+        ids,
+        errors,
+    ));
 }
 
 #[cfg(test)]

@@ -13,6 +13,10 @@ pub struct RawPolicies {
     pub policies: Vec<RawPolicy>,
     #[serde(default)]
     pub bulk: Vec<RawBulk>,
+    #[serde(default)]
+    pub forms: Vec<RawForm>,
+    #[serde(default)]
+    pub destinations: Vec<RawDestination>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,5 +83,65 @@ pub struct RawBulk {
     pub categories: Vec<Spanned<String>>,
     pub distinct: Spanned<usize>,
     pub status: Option<Spanned<u16>>,
+    pub mode: Option<Mode>,
+}
+
+/// A form whose submissions need consent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawForm {
+    pub id: Spanned<String>,
+    /// Where the form posts; `methods` default to POST.
+    pub route: RawRoute,
+    /// A field and value that tell this form from others on the same path
+    /// (Bitrix: `WEB_FORM_ID: "3"`).
+    pub form_id: Option<RawField>,
+    pub consent: Spanned<RawConsent>,
+    pub purposes: Vec<Spanned<String>>,
+    pub policy_version: String,
+    /// The page with the form, for the link on the block page.
+    pub page: Option<String>,
+    pub mode: Option<Mode>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawField {
+    pub field: String,
+    pub value: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConsent {
+    /// The consent field (`form_checkbox_AGREE[]`, `agree`).
+    pub field: Option<String>,
+    /// Its accepted values (`["12"]`, `["on"]`).
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// Submitting the form is itself consent (the policy's preamble).
+    #[serde(default)]
+    pub implied: bool,
+}
+
+/// A third party the site's backend sends data to through the egress
+/// listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDestination {
+    pub id: Spanned<String>,
+    /// The path prefix on the egress listener (`/crm/`).
+    pub prefix: Spanned<String>,
+    /// Where it goes (`https://crm.example`); the rest of the path follows.
+    pub url: Spanned<String>,
+    /// A CA file (PEM) for the destination's certificate.
+    pub ca: Option<std::path::PathBuf>,
+    /// `consent: <purpose>`, `contract` or `law` (clause 3.4).
+    pub ground: Spanned<String>,
+    /// The categories it may receive.
+    #[serde(default)]
+    pub categories: Vec<Spanned<String>>,
+    /// What happens to other categories: `block` (default) or `mask`.
+    pub other: Option<RawAction>,
     pub mode: Option<Mode>,
 }

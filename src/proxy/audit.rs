@@ -50,6 +50,12 @@ impl AuditLog {
     }
 
     pub fn write(&self, e: &Event<'_>) {
+        self.write_value(e);
+    }
+
+    /// Writes any event (consent, transfer and admin events have their
+    /// own fields); callers put no raw value in it.
+    pub fn write_value(&self, e: &impl Serialize) {
         let Ok(mut line) = serde_json::to_vec(e) else {
             return;
         };

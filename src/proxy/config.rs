@@ -35,6 +35,49 @@ pub struct RawConfig {
     pub limits: Limits,
     #[serde(default)]
     pub audit: Audit,
+    /// The egress listener for the backend's calls to third parties.
+    pub egress: Option<Spanned<String>>,
+    #[serde(default)]
+    pub ledger: LedgerConfig,
+    #[serde(default)]
+    pub admin_api: AdminApi,
+}
+
+/// Where consents are kept.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LedgerConfig {
+    /// The SQLite file (relative to the config file), used unless
+    /// `postgres_env` is set.
+    pub sqlite: PathBuf,
+    /// The environment variable holding a PostgreSQL connection string
+    /// (`host=… user=… password=… dbname=…`), for several replicas.
+    pub postgres_env: Option<String>,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        LedgerConfig {
+            sqlite: "ledger.sqlite".into(),
+            postgres_env: None,
+        }
+    }
+}
+
+/// The consent API on the admin listener.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminApi {
+    /// The environment variable holding the bearer token; no token, no API.
+    pub token_env: String,
+}
+
+impl Default for AdminApi {
+    fn default() -> Self {
+        AdminApi {
+            token_env: "ZASLON_ADMIN_TOKEN".into(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +230,9 @@ pub struct Config {
     pub routes: Vec<Route>,
     pub limits: Limits,
     pub audit: Audit,
+    pub egress: Option<SocketAddr>,
+    pub ledger: LedgerConfig,
+    pub admin_api: AdminApi,
 }
 
 /// Command-line settings that override the file.
@@ -233,6 +279,7 @@ impl Config {
         };
         let listen = o.listen.or_else(|| addr(&raw.listen, "listen"));
         let admin = o.admin.or_else(|| addr(&raw.admin, "admin"));
+        let egress = addr(&raw.egress, "egress");
         let mut upstreams = Vec::new();
         let mut names = Vec::new();
         for (n, u) in &raw.upstreams {
@@ -356,6 +403,12 @@ impl Config {
             routes,
             limits: raw.limits,
             audit: raw.audit,
+            egress,
+            ledger: LedgerConfig {
+                sqlite: rel(&raw.ledger.sqlite),
+                postgres_env: raw.ledger.postgres_env.clone(),
+            },
+            admin_api: raw.admin_api.clone(),
         })
     }
 

@@ -12,6 +12,10 @@ use memchr::memmem;
 pub struct Part {
     /// From the start of the part's headers to the end of its content.
     pub span: Range<usize>,
+    /// The part's content alone.
+    pub content: Range<usize>,
+    /// The field name from `Content-Disposition`.
+    pub name: Option<String>,
     /// A file (a `filename`, or a content type that is not text).
     pub file: bool,
 }
@@ -56,12 +60,14 @@ pub fn parts(body: &[u8], boundary: &str) -> Option<Vec<Part>> {
             part.starts_with(b"\r\n").then_some(2)
         })?;
         let mut headers = [httparse::EMPTY_HEADER; 16];
-        let file = match httparse::parse_headers(&part[..head_end], &mut headers) {
-            Ok(httparse::Status::Complete(_)) => is_file(&headers),
+        let (file, name) = match httparse::parse_headers(&part[..head_end], &mut headers) {
+            Ok(httparse::Status::Complete(_)) => (is_file(&headers), field_name(&headers)),
             _ => return None,
         };
         out.push(Part {
             span: start..end,
+            content: start + head_end..end,
+            name,
             file,
         });
         at = end + 2;
@@ -76,6 +82,39 @@ fn line_end(rest: &[u8]) -> Option<usize> {
         .iter()
         .all(|b| matches!(b, b' ' | b'\t'))
         .then_some(i + 2)
+}
+
+fn field_name(headers: &[httparse::Header<'_>]) -> Option<String> {
+    let h = headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-disposition"))?;
+    let v = std::str::from_utf8(h.value).ok()?;
+    v.split(';').find_map(|p| {
+        let (k, v) = p.trim().split_once('=')?;
+        (k.trim() == "name").then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// The text fields of a form body: URL-encoded, or multipart text parts.
+pub fn fields(media: &str, content_type: &str, body: &[u8]) -> Vec<(String, String)> {
+    match media {
+        "application/x-www-form-urlencoded" => form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+        "multipart/form-data" => boundary(content_type)
+            .and_then(|b| parts(body, b))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| !p.file)
+            .filter_map(|p| {
+                Some((
+                    p.name?,
+                    String::from_utf8_lossy(&body[p.content]).into_owned(),
+                ))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn is_file(headers: &[httparse::Header<'_>]) -> bool {
@@ -118,6 +157,20 @@ mod tests {
         assert_eq!(
             ps.iter().map(|p| p.file).collect::<Vec<_>>(),
             [false, false, true, true]
+        );
+        assert_eq!(&BODY[ps[1].content.clone()], "112-233-445 95");
+        assert_eq!(ps[2].name.as_deref(), Some("scan"));
+        let f = fields(
+            "multipart/form-data",
+            "multipart/form-data; boundary=XyZ",
+            BODY.as_bytes(),
+        );
+        assert_eq!(
+            f,
+            [
+                ("fio".into(), "Иванов Иван".into()),
+                ("snils".into(), "112-233-445 95".into())
+            ]
         );
     }
 

@@ -19,20 +19,27 @@ use super::State;
 use super::body::{BoxError, Codec, ScanBody};
 use super::codec::{self, Coding, DecodeError};
 use super::config::{Config, Uninspected};
-use super::form;
 use super::inspect::{Ctx, Inspector, is_text, media_type};
 use super::metrics::{RequestLabels, UninspectedLabels, code_class};
+use super::{consent, form};
 
 pub type ProxyBody = BoxBody<Bytes, BoxError>;
 pub type Client =
     hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, ProxyBody>;
 
 /// The pooled upstream client (plain and TLS).
-pub fn client(config: &Config) -> anyhow::Result<Client> {
+/// Trusts the web PKI, plus the CA files of upstreams and of egress
+/// destinations.
+pub fn client(config: &Config, policies: &crate::policy::PolicySet) -> anyhow::Result<Client> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    for u in &config.upstreams {
-        if let Some(ca) = &u.ca {
+    let cas = config
+        .upstreams
+        .iter()
+        .filter_map(|u| u.ca.as_ref())
+        .chain(policies.destinations.iter().filter_map(|d| d.ca.as_ref()));
+    for ca in cas {
+        {
             use rustls_pki_types::CertificateDer;
             use rustls_pki_types::pem::PemObject;
             for c in CertificateDer::pem_file_iter(ca)
@@ -102,7 +109,7 @@ const HOP: [&str; 8] = [
 ];
 
 /// Removes hop-by-hop headers, including those named by `Connection`.
-fn strip_hop(h: &mut HeaderMap) {
+pub fn strip_hop(h: &mut HeaderMap) {
     let named: Vec<HeaderName> = h
         .get_all(header::CONNECTION)
         .iter()
@@ -288,8 +295,37 @@ async fn forward(
         {
             Ok(c) => {
                 let mut buf = c.to_bytes().to_vec();
-                if scan_request_body(st, ctx, route, &ctype, &mut buf) {
+                // Form fields as sent, before any mask, for consent rules.
+                let fields = if st.policies.forms.is_empty() {
+                    Vec::new()
+                } else {
+                    form::fields(&media_type(&ctype), &ctype, &buf)
+                };
+                let (blocked, found) = scan_request_body(st, ctx, route, &ctype, &mut buf);
+                if blocked {
                     return blocked_page();
+                }
+                let target = crate::policy::Target {
+                    flow: Flow::Request,
+                    host: &ctx.host,
+                    method: &ctx.method,
+                    path: &ctx.path,
+                    content_type: &media_type(&ctype),
+                };
+                match consent::check(st, ctx, peer, &target, &fields, &found).await {
+                    consent::Outcome::Pass => {}
+                    consent::Outcome::Missing { page: back } => {
+                        return consent_page(ctx, back.as_deref());
+                    }
+                    consent::Outcome::LedgerDown => {
+                        return page(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            &ctx.request_id,
+                            "Отправка временно невозможна",
+                            "Сейчас мы не можем принять форму. Ваши данные не были переданы. \
+                             Попробуйте ещё раз через несколько минут или позвоните в клинику.",
+                        );
+                    }
                 }
                 full(buf)
             }
@@ -394,8 +430,9 @@ fn scan_request_body(
     route: &super::config::Route,
     ctype: &str,
     buf: &mut [u8],
-) -> bool {
+) -> (bool, Vec<crate::detect::Finding>) {
     let mut ins = Inspector::new(Flow::Request, ctype, "body");
+    let mut all = Vec::new();
     let spans = match (media_type(ctype).as_str(), form::boundary(ctype)) {
         ("multipart/form-data", Some(b)) => form::parts(buf, b),
         _ => None,
@@ -408,7 +445,7 @@ fn scan_request_body(
                 if p.file {
                     uninspected(st, Flow::Request, "file_part", route.uninspected);
                     if route.uninspected == Uninspected::FailClosed {
-                        return true;
+                        return (true, all);
                     }
                 } else {
                     text.push(p.span);
@@ -434,8 +471,9 @@ fn scan_request_body(
             .collect();
         let v = ins.act(st, ctx, &found, part, span.start as u64);
         blocked |= v.blocked.is_some();
+        all.extend(found);
     }
-    blocked
+    (blocked, all)
 }
 
 fn observe_scan(st: &State, flow: Flow, t: Instant, n: usize) {
@@ -461,6 +499,37 @@ fn bad_gateway(st: &State, ctx: &Ctx, kind: &'static str) -> Response<ProxyBody>
         "Сайт временно недоступен",
         "Попробуйте обновить страницу через несколько минут.",
     )
+}
+
+/// The page for a form sent without consent: why, and what to do.
+fn consent_page(ctx: &Ctx, back: Option<&str>) -> Response<ProxyBody> {
+    let link = back
+        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .map(|b| {
+            let b = b
+                .replace('&', "&amp;")
+                .replace('"', "&quot;")
+                .replace('<', "&lt;");
+            format!("<p><a href=\"{b}\">Вернуться к форме</a></p>")
+        })
+        .unwrap_or_default();
+    let html = format!(
+        "<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\"><title>Нужно ваше согласие</title></head>\
+         <body><h1>Нужно ваше согласие</h1>\
+         <p>Форма содержит персональные данные, а согласие на их обработку не отмечено. \
+         По закону (152-ФЗ) клиника может принять эти данные только с вашего согласия, поэтому форма не была отправлена и данные никуда не переданы.</p>\
+         <p>Вернитесь к форме, прочитайте политику конфиденциальности, отметьте согласие и отправьте форму ещё раз. \
+         Если вы не хотите давать согласие, позвоните в клинику: +7 (812) 923-52-23.</p>{link}\
+         <p>Код обращения: {}</p></body></html>\n",
+        ctx.request_id
+    );
+    Response::builder()
+        .status(StatusCode::FORBIDDEN)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .header("x-request-id", &ctx.request_id)
+        .body(full(html))
+        .expect("static response")
 }
 
 /// The page for a response hidden by a policy.

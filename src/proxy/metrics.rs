@@ -54,6 +54,35 @@ pub struct ResultLabels {
     pub result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConsentLabels {
+    /// The form rule's id.
+    pub form: String,
+    /// `given`, `implied`, `missing`, `ledger_error`.
+    pub outcome: &'static str,
+    pub mode: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransferLabels {
+    /// The destination's id.
+    pub destination: String,
+    /// `consent`, `contract`, `law`.
+    pub ground: &'static str,
+    /// `forwarded`, `masked`, `blocked_category`, `refused_consent`,
+    /// `ledger_error`, `upstream_error`.
+    pub outcome: &'static str,
+    pub mode: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AdminLabels {
+    /// `lookup`, `withdraw`, `export`.
+    pub call: &'static str,
+    /// `ok`, `unauthorized`, `bad_request`, `error`.
+    pub result: &'static str,
+}
+
 /// All of Zaslon's metrics.
 pub struct Metrics {
     pub registry: Registry,
@@ -69,6 +98,9 @@ pub struct Metrics {
     pub reloads: Family<ResultLabels, Counter>,
     pub generation: Gauge,
     pub connections: Gauge,
+    pub consents: Family<ConsentLabels, Counter>,
+    pub transfers: Family<TransferLabels, Counter>,
+    pub admin_calls: Family<AdminLabels, Counter>,
 }
 
 fn histogram() -> Histogram {
@@ -92,7 +124,25 @@ impl Metrics {
             reloads: Family::default(),
             generation: Gauge::default(),
             connections: Gauge::default(),
+            consents: Family::default(),
+            transfers: Family::default(),
+            admin_calls: Family::default(),
         };
+        m.registry.register(
+            "consents",
+            "Form submissions under a consent rule, by form and outcome",
+            m.consents.clone(),
+        );
+        m.registry.register(
+            "transfers",
+            "Egress requests to third parties, by destination, legal ground and outcome",
+            m.transfers.clone(),
+        );
+        m.registry.register(
+            "admin_api_calls",
+            "Consent API calls, by call and result",
+            m.admin_calls.clone(),
+        );
         m.registry.register(
             "findings",
             "Findings acted on, by category, flow, policy, action and mode",

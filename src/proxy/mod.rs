@@ -12,10 +12,13 @@
 //! is replaced whole on reload; requests in flight keep the state they
 //! started with.
 
+pub mod admin;
 pub mod audit;
 pub mod body;
 pub mod codec;
 pub mod config;
+pub mod consent;
+pub mod egress;
 pub mod form;
 pub mod handler;
 pub mod inspect;
@@ -46,6 +49,10 @@ pub struct State {
     pub metrics: Arc<metrics::Metrics>,
     pub audit: Arc<audit::AuditLog>,
     pub client: handler::Client,
+    /// The consent ledger, when forms, destinations or the API need it.
+    pub ledger: Option<crate::ledger::Ledger>,
+    /// The consent API's bearer token; none means the API is off.
+    pub admin_token: Option<String>,
     /// Certificates are read again on every reload.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub generation: u64,
@@ -138,6 +145,9 @@ fn fingerprint_key(env: &str) -> Keyed {
 pub struct Running {
     pub listen: SocketAddr,
     pub admin: Option<SocketAddr>,
+    /// The egress listener, when the config has one.
+    pub egress: Option<SocketAddr>,
+    egress_done: Option<tokio::task::JoinHandle<()>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     reload: tokio::sync::mpsc::UnboundedSender<()>,
     done: tokio::task::JoinHandle<()>,
@@ -153,6 +163,9 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.done.await;
+        if let Some(h) = self.egress_done {
+            let _ = h.await;
+        }
     }
 }
 
@@ -165,7 +178,9 @@ pub async fn start(source: Source) -> Result<Running> {
             .with_context(|| format!("audit log {}", config.audit.path))?,
     );
     let key = fingerprint_key(&config.audit.key_env);
-    let client = handler::client(&config)?;
+    let client = handler::client(&config, &policies)?;
+    let admin_token = api_token(&config);
+    let ledger = open_ledger(&config, &policies, admin_token.is_some(), None).await?;
     let tls = match &config.tls {
         Some((cert, key)) => Some(tls_acceptor(cert, key)?),
         None => None,
@@ -179,6 +194,8 @@ pub async fn start(source: Source) -> Result<Running> {
         metrics: metrics.clone(),
         audit: audit.clone(),
         client,
+        ledger,
+        admin_token,
         tls: tls.clone(),
         generation: 1,
     })));
@@ -237,7 +254,24 @@ pub async fn start(source: Source) -> Result<Running> {
                 }
                 match source.load() {
                     Ok((config, engine, policies)) => {
-                        let parts = handler::client(&config).and_then(|c| {
+                        let admin_token = api_token(&config);
+                        let current = state
+                            .read()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .ledger
+                            .clone();
+                        let ledger =
+                            match open_ledger(&config, &policies, admin_token.is_some(), current)
+                                .await
+                            {
+                                Ok(l) => l,
+                                Err(e) => {
+                                    reload_failed(&metrics, &e);
+                                    seen = mtimes(&watched);
+                                    continue;
+                                }
+                            };
+                        let parts = handler::client(&config, &policies).and_then(|c| {
                             if config.tls.is_some() != secure {
                                 anyhow::bail!("turning TLS on or off needs a restart");
                             }
@@ -266,6 +300,8 @@ pub async fn start(source: Source) -> Result<Running> {
                             metrics: metrics.clone(),
                             audit: audit.clone(),
                             client,
+                            ledger,
+                            admin_token,
                             tls,
                             generation,
                         });
@@ -285,9 +321,31 @@ pub async fn start(source: Source) -> Result<Running> {
     }
 
     let limits = config.limits.clone();
+    let egress = match config.egress {
+        Some(a) => {
+            let l = TcpListener::bind(a)
+                .await
+                .with_context(|| format!("cannot listen on {a}"))?;
+            let addr = l.local_addr()?;
+            let h = tokio::spawn(accept_loop(
+                l,
+                false,
+                true,
+                state.clone(),
+                metrics.clone(),
+                ready.clone(),
+                config.limits.clone(),
+                addr,
+                shutdown_rx.clone(),
+            ));
+            Some((addr, h))
+        }
+        None => None,
+    };
     let done = tokio::spawn(accept_loop(
         listener,
         tls.is_some(),
+        false,
         state,
         metrics,
         ready,
@@ -295,13 +353,51 @@ pub async fn start(source: Source) -> Result<Running> {
         listen,
         shutdown_rx,
     ));
+    let (egress, egress_done) = match egress {
+        Some((a, h)) => (Some(a), Some(h)),
+        None => (None, None),
+    };
     Ok(Running {
         listen,
         admin,
+        egress,
+        egress_done,
         shutdown: shutdown_tx,
         reload: reload_tx,
         done,
     })
+}
+
+fn api_token(config: &Config) -> Option<String> {
+    std::env::var(&config.admin_api.token_env)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+}
+
+/// Opens the consent ledger when something needs it; a running one is
+/// kept across reloads (moving the ledger needs a restart).
+async fn open_ledger(
+    config: &Config,
+    policies: &PolicySet,
+    api: bool,
+    current: Option<crate::ledger::Ledger>,
+) -> Result<Option<crate::ledger::Ledger>> {
+    if current.is_some() {
+        return Ok(current);
+    }
+    let needed = !policies.forms.is_empty() || !policies.destinations.is_empty() || api;
+    if !needed {
+        return Ok(None);
+    }
+    let ledger = match &config.ledger.postgres_env {
+        Some(var) => {
+            let conn = std::env::var(var)
+                .with_context(|| format!("ledger: no PostgreSQL connection string in ${var}"))?;
+            crate::ledger::Ledger::postgres(&conn).await?
+        }
+        None => crate::ledger::Ledger::sqlite(&config.ledger.sqlite)?,
+    };
+    Ok(Some(ledger))
 }
 
 fn reload_failed(metrics: &metrics::Metrics, e: &anyhow::Error) {
@@ -316,6 +412,7 @@ fn reload_failed(metrics: &metrics::Metrics, e: &anyhow::Error) {
 async fn accept_loop(
     listener: TcpListener,
     secure: bool,
+    egress: bool,
     state: Arc<RwLock<Arc<State>>>,
     metrics: Arc<metrics::Metrics>,
     ready: Arc<std::sync::atomic::AtomicBool>,
@@ -366,7 +463,12 @@ async fn accept_loop(
             .keep_alive_interval(Some(Duration::from_millis(limits.idle_timeout_ms)));
         let service = service_fn(move |req| {
             let st = state.read().unwrap_or_else(|p| p.into_inner()).clone();
-            handler::handle(st, req, peer, local, secure)
+            let fut: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>> = if egress {
+                Box::pin(egress::handle(st, req, peer))
+            } else {
+                Box::pin(handler::handle(st, req, peer, local, secure))
+            };
+            fut
         });
         let watcher = graceful.watcher();
         let idle = Duration::from_millis(limits.idle_timeout_ms);
@@ -407,7 +509,7 @@ async fn admin_loop(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = shutdown.changed() => return,
             r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
         };
@@ -418,8 +520,14 @@ async fn admin_loop(
             let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let metrics = metrics.clone();
                 let ready = ready.load(std::sync::atomic::Ordering::SeqCst);
-                let generation = state.read().map(|s| s.generation).unwrap_or(0);
+                let st = state.read().unwrap_or_else(|p| p.into_inner()).clone();
                 async move {
+                    if req.uri().path().starts_with("/api/") {
+                        return Ok::<_, std::convert::Infallible>(
+                            admin::handle(&st, req, peer).await,
+                        );
+                    }
+                    let generation = st.generation;
                     let (status, ctype, body) = match req.uri().path() {
                         "/metrics" => (
                             200,
@@ -484,11 +592,15 @@ pub fn run(source: Source) -> Result<()> {
         let running = start(source).await?;
         tracing::info!(listen = %running.listen, admin = ?running.admin, "serving");
         eprintln!(
-            "zaslon: serving on http://{}{}",
+            "zaslon: serving on http://{}{}{}",
             running.listen,
             running
                 .admin
                 .map(|a| format!(", admin on http://{a}/metrics"))
+                .unwrap_or_default(),
+            running
+                .egress
+                .map(|a| format!(", egress on http://{a}"))
                 .unwrap_or_default()
         );
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
