@@ -37,6 +37,13 @@ destinations:
     url: http://{up}/crmapi
     ground: contract
     categories: [email, phone]
+headers:
+  referrer_policy: strict-origin-when-cross-origin
+  content_security_policy:
+    base: "default-src 'self'; script-src 'self'"
+    consent_cookie: {{ name: cookie_consent, value: all }}
+    third_party:
+      script-src: [https://mc.yandex.ru]
 "#
     )
 }
@@ -46,10 +53,26 @@ struct Site {
     up: Upstream,
     token_env: String,
     key_env: String,
+    postgres: bool,
+}
+
+/// Whether to run on PostgreSQL: CI always does, a developer when
+/// `ZASLON_TEST_POSTGRES` holds a connection string.
+fn postgres_available() -> bool {
+    match std::env::var("ZASLON_TEST_POSTGRES") {
+        Ok(_) => true,
+        Err(_) if std::env::var("CI").is_ok() => {
+            panic!("CI must set ZASLON_TEST_POSTGRES: the ledger is tested on both stores")
+        }
+        Err(_) => {
+            eprintln!("skipped: ZASLON_TEST_POSTGRES is not set");
+            false
+        }
+    }
 }
 
 impl Site {
-    async fn new(tag: &str) -> Site {
+    async fn new(tag: &str, postgres: bool) -> Site {
         let dir = Scratch::new(tag);
         let up = upstream().await;
         let id = uuid::Uuid::new_v4().simple().to_string();
@@ -58,7 +81,7 @@ impl Site {
         // Each test names its own variables: no other test reads them.
         unsafe {
             std::env::set_var(&token_env, "s3cret-token-for-tests");
-            std::env::set_var(&key_env, "a-fingerprint-key-of-some-length");
+            std::env::set_var(&key_env, format!("fingerprint-key-{id}"));
         }
         dir.write("site.policies.yaml", &policies(up.addr));
         Site {
@@ -66,12 +89,18 @@ impl Site {
             up,
             token_env,
             key_env,
+            postgres,
         }
     }
 
     fn config(&self) -> String {
+        let ledger = if self.postgres {
+            "{ postgres_env: ZASLON_TEST_POSTGRES }"
+        } else {
+            "{ sqlite: ledger.sqlite }"
+        };
         format!(
-            "policies: [site.policies.yaml]\negress: 127.0.0.1:0\nledger: {{ sqlite: ledger.sqlite }}\nadmin_api: {{ token_env: {} }}\n",
+            "policies: [site.policies.yaml]\negress: 127.0.0.1:0\nledger: {ledger}\nadmin_api: {{ token_env: {} }}\n",
             self.token_env
         )
     }
@@ -130,8 +159,31 @@ fn json(g: &Got) -> serde_json::Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn consent_ledger_withdrawal_and_transfers() {
-    let site = Site::new("consent").await;
+async fn sqlite_consent_ledger_withdrawal_and_transfers() {
+    consent_ledger_withdrawal_and_transfers(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_consent_ledger_withdrawal_and_transfers() {
+    if postgres_available() {
+        consent_ledger_withdrawal_and_transfers(true).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_killed_process_keeps_acknowledged_consents() {
+    a_killed_process_keeps_acknowledged_consents(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_killed_process_keeps_acknowledged_consents() {
+    if postgres_available() {
+        a_killed_process_keeps_acknowledged_consents(true).await;
+    }
+}
+
+async fn consent_ledger_withdrawal_and_transfers(postgres: bool) {
+    let site = Site::new("consent", postgres).await;
     let running = site.start().await;
     let (addr, admin, out) = (
         running.listen,
@@ -139,6 +191,29 @@ async fn consent_ledger_withdrawal_and_transfers() {
         running.egress.unwrap(),
     );
     const TOKEN: &str = "s3cret-token-for-tests";
+
+    // Third-party hosts on pages only with the visitor's consent cookie.
+    let g = get(addr, "/clean").await;
+    assert_eq!(
+        g.headers["referrer-policy"],
+        "strict-origin-when-cross-origin"
+    );
+    assert_eq!(
+        g.headers["content-security-policy"],
+        "default-src 'self'; script-src 'self'"
+    );
+    let g = send(
+        addr,
+        Request::get("/clean")
+            .header("cookie", "x=1; cookie_consent=all")
+            .body(Full::new(Bytes::new()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        g.headers["content-security-policy"],
+        "default-src 'self'; script-src 'self' https://mc.yandex.ru"
+    );
 
     // No consent: a page in Russian, nothing forwarded.
     let g = send(addr, form(false)).await;
@@ -309,7 +384,8 @@ async fn consent_ledger_withdrawal_and_transfers() {
     // No raw e-mail or phone in the audit log or the ledger file.
     let audit = std::fs::read_to_string(site.dir.path("audit.jsonl")).unwrap();
     assert!(audit.contains("consent_recorded") && audit.contains("admin_api"));
-    let ledger = std::fs::read(site.dir.path("ledger.sqlite")).unwrap();
+    let ledger = std::fs::read(site.dir.path("ledger.sqlite")).unwrap_or_default();
+    assert_eq!(ledger.is_empty(), postgres);
     for raw in [EMAIL, "9215551234", "ivanova"] {
         assert!(!audit.contains(raw), "audit holds {raw}");
         assert!(
@@ -319,11 +395,10 @@ async fn consent_ledger_withdrawal_and_transfers() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_process_keeps_acknowledged_consents() {
+async fn a_killed_process_keeps_acknowledged_consents(postgres: bool) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
-    let site = Site::new("killed").await;
+    let site = Site::new("killed", postgres).await;
     let audit = site.dir.path("audit.jsonl");
     let text = format!(
         "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nupstreams:\n  site: {{ url: \"http://{}\" }}\nroutes:\n  - {{ upstream: site }}\naudit: {{ path: \"{}\", key_env: {} }}\n{}",

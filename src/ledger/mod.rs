@@ -366,43 +366,84 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn consent_withdrawal_and_linked_identifiers() {
-        let dir = std::env::temp_dir().join(format!("zaslon-ledger-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("ledger.sqlite");
-        let l = Ledger::sqlite(&path).unwrap();
-        assert!(!l.active("e1", "mailing").await.unwrap());
-        l.record(consent("e1", Some("p1"), &["processing", "mailing"]))
+    /// The PostgreSQL connection string for tests: CI always has one.
+    pub fn test_postgres() -> Option<String> {
+        match std::env::var("ZASLON_TEST_POSTGRES") {
+            Ok(c) => Some(c),
+            Err(_) if std::env::var("CI").is_ok() => {
+                panic!("CI must set ZASLON_TEST_POSTGRES: the ledger is tested on both stores")
+            }
+            Err(_) => {
+                eprintln!("skipped: ZASLON_TEST_POSTGRES is not set");
+                None
+            }
+        }
+    }
+
+    /// The same checks on either store; `reopen` gives a fresh handle on
+    /// the same data.
+    async fn exercise<F, Fut>(reopen: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Ledger>,
+    {
+        // Fingerprints unique to this run: a shared database may hold others.
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let (e1, p1) = (format!("e-{run}"), format!("p-{run}"));
+        let l = reopen().await;
+        assert!(!l.active(&e1, "mailing").await.unwrap());
+        l.record(consent(&e1, Some(&p1), &["processing", "mailing"]))
             .await
             .unwrap();
-        assert!(l.active("e1", "mailing").await.unwrap());
-        assert!(l.active("p1", "mailing").await.unwrap());
-        assert!(!l.active("e1", "analytics").await.unwrap());
+        assert!(l.active(&e1, "mailing").await.unwrap());
+        assert!(l.active(&p1, "mailing").await.unwrap());
+        assert!(!l.active(&e1, "analytics").await.unwrap());
         // Withdrawn by e-mail: the phone given with it is covered too.
         let covered = l
-            .withdraw("e1", &["mailing".into()], "letter")
+            .withdraw(&e1, &["mailing".into()], "letter")
             .await
             .unwrap();
-        assert_eq!(covered, ["e1", "p1"]);
-        assert!(!l.active("e1", "mailing").await.unwrap());
-        assert!(!l.active("p1", "mailing").await.unwrap());
-        assert!(l.active("e1", "processing").await.unwrap());
+        assert_eq!(covered, [e1.clone(), p1.clone()]);
+        assert!(!l.active(&e1, "mailing").await.unwrap());
+        assert!(!l.active(&p1, "mailing").await.unwrap());
+        assert!(l.active(&e1, "processing").await.unwrap());
         // Given again later: active again.
-        l.record(consent("e1", None, &["mailing"])).await.unwrap();
-        assert!(l.active("e1", "mailing").await.unwrap());
+        l.record(consent(&e1, None, &["mailing"])).await.unwrap();
+        assert!(l.active(&e1, "mailing").await.unwrap());
         // Withdrawn for every purpose.
-        l.withdraw("e1", &[], "email").await.unwrap();
-        assert!(!l.active("e1", "processing").await.unwrap());
-        let h = l.history("e1").await.unwrap();
+        l.withdraw(&e1, &[], "email").await.unwrap();
+        assert!(!l.active(&e1, "processing").await.unwrap());
+        let h = l.history(&e1).await.unwrap();
         assert_eq!(
             h.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
             ["consent", "withdrawal", "consent", "withdrawal"]
         );
         // Durable across a reopen.
         drop(l);
-        let l = Ledger::sqlite(&path).unwrap();
-        assert_eq!(l.history("e1").await.unwrap(), h);
+        let l = reopen().await;
+        assert_eq!(l.history(&e1).await.unwrap(), h);
+    }
+
+    #[tokio::test]
+    async fn sqlite_consent_withdrawal_and_linked_identifiers() {
+        let dir = std::env::temp_dir().join(format!("zaslon-ledger-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ledger.sqlite");
+        exercise(|| {
+            let path = path.clone();
+            async move { Ledger::sqlite(&path).unwrap() }
+        })
+        .await;
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn postgres_consent_withdrawal_and_linked_identifiers() {
+        let Some(conn) = test_postgres() else { return };
+        exercise(|| {
+            let conn = conn.clone();
+            async move { Ledger::postgres(&conn).await.unwrap() }
+        })
+        .await;
     }
 }

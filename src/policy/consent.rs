@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_saphyr::Spanned;
 
-use super::raw::{RawAction, RawDestination, RawForm};
+use super::raw::{RawAction, RawDestination, RawForm, RawHeaders};
 use super::{Ids, Mode, RouteMatch, Target, categories, id, routes};
 use crate::rules::{RuleError, error_at};
 
@@ -257,4 +257,177 @@ pub(super) fn compile_destinations(
         }
     }
     out
+}
+
+/// Response headers for HTML pages (clause 3.4 in the browser): a
+/// `Referrer-Policy`, and a `Content-Security-Policy` that admits
+/// third-party hosts (analytics, social widgets) only when the visitor's
+/// consent cookie says so.
+#[derive(Clone, Debug, Default)]
+pub struct HeaderPolicy {
+    pub referrer_policy: Option<String>,
+    csp: Option<Csp>,
+}
+
+#[derive(Clone, Debug)]
+struct Csp {
+    /// Directives in order: name and sources.
+    base: Vec<(String, Vec<String>)>,
+    cookie: (String, String),
+    third_party: Vec<(String, Vec<String>)>,
+}
+
+impl HeaderPolicy {
+    /// The CSP for a request with this `Cookie` header, if one is set.
+    pub fn csp(&self, cookie: Option<&str>) -> Option<String> {
+        let c = self.csp.as_ref()?;
+        let consented = cookie.is_some_and(|h| {
+            h.split(';').any(|kv| {
+                kv.trim()
+                    .split_once('=')
+                    .is_some_and(|(k, v)| k == c.cookie.0 && v == c.cookie.1)
+            })
+        });
+        let mut dirs = c.base.clone();
+        if consented {
+            for (name, extra) in &c.third_party {
+                match dirs.iter_mut().find(|(n, _)| n == name) {
+                    Some((_, v)) => v.extend(extra.iter().cloned()),
+                    None => {
+                        // A directive the base leaves to default-src.
+                        let mut v = dirs
+                            .iter()
+                            .find(|(n, _)| n == "default-src")
+                            .map(|(_, v)| v.clone())
+                            .unwrap_or_default();
+                        v.extend(extra.iter().cloned());
+                        dirs.push((name.clone(), v));
+                    }
+                }
+            }
+        }
+        Some(
+            dirs.iter()
+                .map(|(n, v)| {
+                    if v.is_empty() {
+                        n.clone()
+                    } else {
+                        format!("{n} {}", v.join(" "))
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    }
+}
+
+fn header_safe(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b';' && b != b',')
+}
+
+pub(super) fn compile_headers(
+    file: &str,
+    raw: RawHeaders,
+    errors: &mut Vec<RuleError>,
+) -> HeaderPolicy {
+    let referrer_policy = raw.referrer_policy.and_then(|r| {
+        const OK: [&str; 8] = [
+            "no-referrer",
+            "no-referrer-when-downgrade",
+            "origin",
+            "origin-when-cross-origin",
+            "same-origin",
+            "strict-origin",
+            "strict-origin-when-cross-origin",
+            "unsafe-url",
+        ];
+        if OK.contains(&r.value.as_str()) {
+            Some(r.value)
+        } else {
+            errors.push(error_at(
+                file,
+                r.referenced,
+                format!("`{}` is not a Referrer-Policy value", r.value),
+            ));
+            None
+        }
+    });
+    let csp = raw.content_security_policy.map(|c| {
+        let mut base = Vec::new();
+        for d in c.base.value.split(';') {
+            let mut words = d.split_whitespace();
+            let Some(name) = words.next() else { continue };
+            let sources: Vec<String> = words.map(str::to_string).collect();
+            if !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+                || !sources.iter().all(|s| header_safe(s))
+            {
+                errors.push(error_at(
+                    file,
+                    c.base.referenced,
+                    format!("`{}` is not a CSP directive", d.trim()),
+                ));
+            }
+            base.push((name.to_string(), sources));
+        }
+        let mut third_party = Vec::new();
+        for (name, sources) in c.third_party {
+            let mut v = Vec::new();
+            for s in sources {
+                if header_safe(&s.value) && !s.value.contains(char::is_whitespace) {
+                    v.push(s.value);
+                } else {
+                    errors.push(error_at(
+                        file,
+                        s.referenced,
+                        format!("`{}` is not a CSP source", s.value),
+                    ));
+                }
+            }
+            third_party.push((name, v));
+        }
+        Csp {
+            base,
+            cookie: (c.consent_cookie.name, c.consent_cookie.value),
+            third_party,
+        }
+    });
+    HeaderPolicy {
+        referrer_policy,
+        csp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csp_admits_third_parties_only_with_consent() {
+        let text = r#"
+headers:
+  referrer_policy: strict-origin-when-cross-origin
+  content_security_policy:
+    base: "default-src 'self'; script-src 'self'; img-src 'self' data:"
+    consent_cookie: { name: cookie_consent, value: all }
+    third_party:
+      script-src: [https://mc.yandex.ru]
+      frame-src: [https://vk.com]
+"#;
+        let set = super::super::compile(&[("h.policies.yaml", text)]).unwrap();
+        let h = &set.headers;
+        assert_eq!(
+            h.referrer_policy.as_deref(),
+            Some("strict-origin-when-cross-origin")
+        );
+        let none = "default-src 'self'; script-src 'self'; img-src 'self' data:";
+        assert_eq!(h.csp(None).unwrap(), none);
+        assert_eq!(h.csp(Some("a=b; cookie_consent=necessary")).unwrap(), none);
+        assert_eq!(
+            h.csp(Some("a=b; cookie_consent=all")).unwrap(),
+            "default-src 'self'; script-src 'self' https://mc.yandex.ru; img-src 'self' data:; frame-src 'self' https://vk.com"
+        );
+        let bad = "headers:\n  referrer_policy: always\n";
+        let e = super::super::compile(&[("b.policies.yaml", bad)]).unwrap_err();
+        assert!(e.to_string().contains("b.policies.yaml:2:20"), "{e}");
+    }
 }

@@ -176,6 +176,8 @@ pub struct PolicySet {
     pub bulk: Vec<Bulk>,
     pub forms: Vec<consent::FormRule>,
     pub destinations: Vec<consent::Destination>,
+    /// Response headers for pages (the last file that sets them wins).
+    pub headers: consent::HeaderPolicy,
 }
 
 fn content_type_matches(patterns: &[String], ct: &str) -> bool {
@@ -484,6 +486,9 @@ fn compile_one(
         ids,
         errors,
     ));
+    if let Some(h) = raw.headers {
+        set.headers = consent::compile_headers(file, h, errors);
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub struct RawPolicies {
     pub forms: Vec<RawForm>,
     #[serde(default)]
     pub destinations: Vec<RawDestination>,
+    pub headers: Option<RawHeaders>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,4 +145,31 @@ pub struct RawDestination {
     /// What happens to other categories: `block` (default) or `mask`.
     pub other: Option<RawAction>,
     pub mode: Option<Mode>,
+}
+
+/// Response headers that keep personal data from travelling to third
+/// parties from the browser.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeaders {
+    pub referrer_policy: Option<Spanned<String>>,
+    pub content_security_policy: Option<RawCsp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCsp {
+    /// The policy for every visitor (`default-src 'self'; …`).
+    pub base: Spanned<String>,
+    /// The visitor's consent cookie and the value that means consent.
+    pub consent_cookie: RawCookie,
+    /// Sources added to directives only with consent.
+    pub third_party: std::collections::BTreeMap<String, Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCookie {
+    pub name: String,
+    pub value: String,
 }

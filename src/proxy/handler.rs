@@ -207,7 +207,13 @@ pub async fn handle(
         method: req.method().as_str().to_string(),
         path,
     };
-    let resp = forward(&st, req, &ctx, &route, peer, &host, secure).await;
+    let cookie = req
+        .headers()
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut resp = forward(&st, req, &ctx, &route, peer, &host, secure).await;
+    page_headers(&st, &mut resp, cookie.as_deref());
     let code = resp.status().as_u16();
     let labels = RequestLabels {
         route: route.name.clone(),
@@ -499,6 +505,26 @@ fn bad_gateway(st: &State, ctx: &Ctx, kind: &'static str) -> Response<ProxyBody>
         "Сайт временно недоступен",
         "Попробуйте обновить страницу через несколько минут.",
     )
+}
+
+/// `Referrer-Policy` and the consent-aware `Content-Security-Policy` on
+/// HTML pages, replacing the upstream's own.
+fn page_headers(st: &State, resp: &mut Response<ProxyBody>, cookie: Option<&str>) {
+    let h = &st.policies.headers;
+    if !media_type(header_str(resp.headers(), header::CONTENT_TYPE)).ends_with("html") {
+        return;
+    }
+    if let Some(v) = h
+        .referrer_policy
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        resp.headers_mut().insert(header::REFERRER_POLICY, v);
+    }
+    if let Some(v) = h.csp(cookie).and_then(|v| HeaderValue::from_str(&v).ok()) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
 }
 
 /// The page for a form sent without consent: why, and what to do.
