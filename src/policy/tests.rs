@@ -142,3 +142,24 @@ fn masks_keep_length() {
     assert!(raw.starts_with(b"#"));
     assert!(!String::from_utf8_lossy(&raw).contains("445"));
 }
+
+#[test]
+fn the_clinics_consent_and_transfer_rules_compile() {
+    let text = include_str!("../../deploy/caop1/site.policies.yaml");
+    let set = compile(&[("deploy/caop1/site.policies.yaml", text)]).unwrap();
+    assert_eq!(set.forms.len(), 2);
+    assert_eq!(set.destinations.len(), 3);
+    let sms = set.destination_for("/sms/send").unwrap();
+    assert_eq!(sms.ground, consent::Ground::Consent("mailing".into()));
+    assert_eq!(
+        set.destination_for("/crm/leads").unwrap().ground,
+        consent::Ground::Contract
+    );
+    assert!(set.headers.csp(None).unwrap().contains("frame-src 'self'"));
+    assert!(
+        set.headers
+            .csp(Some("caop1_cookie_consent=all"))
+            .unwrap()
+            .contains("https://vk.com")
+    );
+}
