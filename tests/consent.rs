@@ -37,6 +37,12 @@ destinations:
     url: http://{up}/crmapi
     ground: contract
     categories: [email, phone]
+  - id: sms
+    prefix: /sms/
+    url: http://{up}/smsapi
+    ground: law
+    categories: [phone]
+    other: mask
 headers:
   referrer_policy: strict-origin-when-cross-origin
   content_security_policy:
@@ -322,8 +328,26 @@ async fn consent_ledger_withdrawal_and_transfers(postgres: bool) {
     assert_eq!(g.status, 403);
     assert_eq!(json(&g)["categories"][0], "snils");
 
+    // `other: mask`: what the gateway may not receive goes out masked.
+    let g = send(
+        out,
+        egress(
+            "/sms/send",
+            serde_json::json!({"to": PHONE, "text": format!("СНИЛС {SNILS}")}),
+        ),
+    )
+    .await;
+    assert_eq!(g.status, 404, "{}", g.text());
+    let got = String::from_utf8(site.up.last("/smsapi/send").unwrap().body.to_vec()).unwrap();
+    assert!(got.contains(PHONE), "{got}");
+    assert!(
+        !got.contains(SNILS) && got.contains("***-***-*** **"),
+        "{got}"
+    );
+
     let m = metrics(&running).await;
     for (dest, outcome, n) in [
+        ("sms", "masked", 1.0),
         ("mailer", "forwarded", 1.0),
         ("mailer", "refused_consent", 2.0),
         ("crm", "forwarded", 1.0),

@@ -125,6 +125,24 @@ async fn tls_termination_http2_and_a_tls_upstream() {
             &format!("upstreams:\n  site: {{ url: \"http://{}\" }}\n", up.addr)
         )
     );
+    // An egress destination behind TLS, trusted through its own CA file.
+    let dest = dir.write(
+        "egress.policies.yaml",
+        &format!(
+            "destinations:\n  - {{ id: crm, prefix: /crm/, url: \"https://localhost:{}/\", ca: \"{}\", ground: contract, categories: [email] }}\n",
+            tls_up_addr.port(),
+            up_cert.display()
+        ),
+    );
+    let text = format!(
+        "{text}egress: 127.0.0.1:0\nledger: {{ sqlite: ledger.sqlite }}\npolicies: [\"{}\", \"{}\"]\n",
+        dir.write(
+            "default.policies.yaml",
+            include_str!("../rules/default.policies.yaml")
+        )
+        .display(),
+        dest.display()
+    );
     let config = dir.write("zaslon.yaml", &text);
     let running = zaslon::proxy::start(zaslon::proxy::Source {
         config: Some(config),
@@ -145,6 +163,20 @@ async fn tls_termination_http2_and_a_tls_upstream() {
     let (s, _, body) = tls_get(running.listen, v13.clone(), "/z/clean?enc=gzip", true).await;
     assert_eq!(s, 200);
     assert!(!body.is_empty());
+
+    // The backend's call goes out over TLS to the destination.
+    let g = send(
+        running.egress.unwrap(),
+        Request::post("/crm/clean")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from("{\"email\":\"ivanova.m@mail.ru\"}")))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (g.status, g.text().as_str()),
+        (200, "<p>Часы работы: 9:00–21:00</p>")
+    );
 
     // A client that does not trust the certificate gets no answer.
     let (_, _, other) = certificate(&dir, "other");

@@ -166,10 +166,17 @@ fn config_check(file: PathBuf) -> ExitCode {
     match source(Some(file), None).load() {
         Ok((c, _, p)) => {
             println!(
-                "config OK: {} route(s), {} policies, {} bulk rule(s)",
+                "config OK: {} route(s), {} policies, {} bulk rule(s), {} form(s), {} destination(s){}",
                 c.routes.len(),
                 p.policies.len(),
-                p.bulk.len()
+                p.bulk.len(),
+                p.forms.len(),
+                p.destinations.len(),
+                if c.egress.is_none() && !p.destinations.is_empty() {
+                    " (no `egress` listener: destinations unreachable)"
+                } else {
+                    ""
+                }
             );
             ExitCode::SUCCESS
         }
