@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod demo;
 pub mod detect;
 pub mod ledger;
 pub mod policy;

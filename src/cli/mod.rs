@@ -35,6 +35,19 @@ enum Command {
     },
     /// Run the reverse proxy.
     Serve(ServeArgs),
+    /// Run a small leaky clinic site on loopback with Zaslon in front.
+    Demo {
+        /// Where Zaslon listens for the browser.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The admin listener (/metrics).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9090")]
+        admin: std::net::SocketAddr,
+        /// Where to write the demo's config, ledger and audit log (default:
+        /// a new folder under the system's temporary directory).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Check a serve config.
     Config {
         #[command(subcommand)]
@@ -124,6 +137,16 @@ pub fn main() -> ExitCode {
             RulesCommand::Test { paths } => rules_test(&paths),
         },
         Command::Serve(a) => serve(a),
+        Command::Demo { listen, admin, dir } => {
+            init_log();
+            match crate::demo::run(listen, admin, dir) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("zaslon demo: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Config {
             command: ConfigCommand::Check { file },
         } => config_check(file),
@@ -145,7 +168,8 @@ fn source(config: Option<PathBuf>, a: Option<&ServeArgs>) -> crate::proxy::Sourc
     crate::proxy::Source { config, overrides }
 }
 
-fn serve(a: ServeArgs) -> ExitCode {
+/// The process log: standard error, `ZASLON_LOG` filters (default info).
+fn init_log() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -153,6 +177,10 @@ fn serve(a: ServeArgs) -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+}
+
+fn serve(a: ServeArgs) -> ExitCode {
+    init_log();
     match crate::proxy::run(source(a.config.clone(), Some(&a))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

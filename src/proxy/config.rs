@@ -402,7 +402,14 @@ impl Config {
             upstreams,
             routes,
             limits: raw.limits,
-            audit: raw.audit,
+            audit: Audit {
+                path: if raw.audit.path == "-" {
+                    raw.audit.path.clone()
+                } else {
+                    rel(&PathBuf::from(&raw.audit.path)).display().to_string()
+                },
+                key_env: raw.audit.key_env.clone(),
+            },
             egress,
             ledger: LedgerConfig {
                 sqlite: rel(&raw.ledger.sqlite),
