@@ -49,3 +49,93 @@ fn the_kubernetes_config_map_is_valid() {
     assert_eq!(set.bulk.len(), builtin.bulk.len());
     assert_eq!(set.forms.len(), 1);
 }
+
+mod common;
+
+/// The metric names the dashboard and the alert rules use, without the
+/// `_total`/`_bucket` suffixes.
+fn names_in(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = regex::Regex::new(r"zaslon_[a-z_]+")
+        .unwrap()
+        .find_iter(text)
+        .map(|m| {
+            let n = m.as_str();
+            n.trim_end_matches("_bucket")
+                .trim_end_matches("_total")
+                .to_string()
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_and_alerts_use_metrics_zaslon_exposes() {
+    use bytes::Bytes;
+    use http_body_util::Full;
+    let up = common::upstream().await;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dir = common::Scratch::new("deploy-metrics");
+    let defaults = dir.write(
+        "default.policies.yaml",
+        include_str!("../rules/default.policies.yaml"),
+    );
+    let site = dir.write(
+        "site.policies.yaml",
+        &format!(
+            "forms:\n  - {{ id: f, route: {{ path: \"/form\" }}, consent: {{ field: agree, values: [\"on\"] }}, purposes: [mailing], policy_version: v1 }}\ndestinations:\n  - {{ id: d, prefix: /d/, url: \"http://{dead}\", ground: contract, categories: [email] }}\n"
+        ),
+    );
+    let text = format!(
+        "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\negress: 127.0.0.1:0\naudit: {{ path: \"{}\" }}\nledger: {{ sqlite: ledger.sqlite }}\npolicies: [\"{}\", \"{}\"]\nupstreams:\n  site: {{ url: \"http://{}\" }}\n  dead: {{ url: \"http://{dead}\" }}\nroutes:\n  - {{ upstream: site }}\n  - {{ upstream: dead, path: /dead/ }}\n",
+        dir.path("audit.jsonl").display(),
+        defaults.display(),
+        site.display(),
+        up.addr
+    );
+    let running = zaslon::proxy::start(zaslon::proxy::Source {
+        config: Some(dir.write("zaslon.yaml", &text)),
+        overrides: Overrides::default(),
+    })
+    .await
+    .unwrap();
+    // Traffic that touches every family.
+    for p in ["/patient", "/export", "/compress", "/dead/x"] {
+        common::get(running.listen, p).await;
+    }
+    let form = hyper::Request::post("/form")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from("snils=112-233-445+95")))
+        .unwrap();
+    common::send(running.listen, form).await;
+    let call = hyper::Request::post("/d/x")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from("{}")))
+        .unwrap();
+    common::send(running.egress.unwrap(), call).await;
+    running.reload();
+    let mut exposed = String::new();
+    for _ in 0..50 {
+        exposed = common::metrics(&running).await;
+        if exposed.contains("zaslon_reloads_total") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    running.shutdown().await;
+    let dashboard = std::fs::read_to_string("deploy/grafana/zaslon.json").unwrap();
+    let _: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
+    let rules = std::fs::read_to_string("deploy/prometheus/zaslon.rules.yml").unwrap();
+    let used = names_in(&format!("{dashboard}\n{rules}"));
+    assert!(used.len() >= 10, "{used:?}");
+    for n in used {
+        assert!(
+            exposed.contains(&format!("# TYPE {n} ")),
+            "{n} is used but not exposed:\n{exposed}"
+        );
+    }
+}
