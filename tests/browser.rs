@@ -6,8 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -29,15 +28,6 @@ fn chromium() -> Option<&'static str> {
             eprintln!("skipped: no chromium");
             None
         }
-    }
-}
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -124,30 +114,8 @@ impl Page {
 async fn a_browser_meets_the_consent_block_and_the_masks() {
     let Some(bin) = chromium() else { return };
     let dir = common::Scratch::new("browser");
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_zaslon"))
-        .args([
-            "demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-            "--dir",
-        ])
-        .arg(dir.path("demo"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = demo.stdout.take().unwrap();
-    let _demo = Kill(demo);
-    let mut lines = BufReader::new(out).lines();
-    let site = loop {
-        let line = lines.next().expect("the demo's address").unwrap();
-        if let Some(rest) = line.strip_prefix("zaslon demo: the clinic site through Zaslon: ") {
-            break rest.trim_end_matches('/').to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (_demo, site, _) = common::spawn_demo(&dir.path("demo"));
+    let site = format!("http://{site}");
 
     let profile = dir.path("profile");
     let browser = Command::new(bin)
@@ -168,7 +136,7 @@ async fn a_browser_meets_the_consent_block_and_the_masks() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _browser = Kill(browser);
+    let _browser = common::Process(browser);
     // Chromium writes its DevTools port into the profile.
     let mut port = None;
     for _ in 0..200 {

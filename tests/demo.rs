@@ -3,9 +3,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use bytes::Bytes;
 use common::*;
 use http_body_util::Full;
@@ -21,46 +18,7 @@ fn post(form: &str) -> Request<Full<Bytes>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_masks_blocks_and_records() {
     let dir = Scratch::new("demo");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zaslon"))
-        .args([
-            "demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-            "--dir",
-        ])
-        .arg(&dir.0)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut site = None;
-    let mut admin = None;
-    while admin.is_none() {
-        let line = lines
-            .next()
-            .expect("the demo prints its addresses")
-            .unwrap();
-        if let Some(rest) =
-            line.strip_prefix("zaslon demo: the clinic site through Zaslon: http://")
-        {
-            site = Some(
-                rest.trim_end_matches('/')
-                    .parse::<std::net::SocketAddr>()
-                    .unwrap(),
-            );
-        }
-        if let Some(rest) = line.strip_prefix("metrics:   http://") {
-            admin = Some(
-                rest.trim_end_matches("/metrics")
-                    .parse::<std::net::SocketAddr>()
-                    .unwrap(),
-            );
-        }
-    }
-    let (site, admin) = (site.unwrap(), admin.unwrap());
+    let (demo, site, admin) = spawn_demo(&dir.0);
 
     let home = get(site, "/").await;
     assert!(
@@ -99,10 +57,5 @@ async fn the_demo_masks_blocks_and_records() {
     let audit = std::fs::read_to_string(dir.path("audit.jsonl")).unwrap();
     assert!(audit.contains("consent_recorded") && audit.contains("mask-identifiers"));
 
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    assert!(child.wait().unwrap().success());
+    assert!(demo.terminate(), "a clean exit on SIGTERM");
 }

@@ -408,3 +408,64 @@ pub fn metric(text: &str, name: &str, labels: &[&str]) -> f64 {
 pub async fn metrics(running: &Running) -> String {
     get(running.admin.unwrap(), "/metrics").await.text()
 }
+
+/// A `zaslon` process, killed when dropped.
+pub struct Process(pub std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Process {
+    /// Asks for a clean stop (SIGTERM) and returns whether it exited 0.
+    pub fn terminate(mut self) -> bool {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        sent && self.0.wait().is_ok_and(|s| s.success())
+    }
+}
+
+/// Starts `zaslon demo` on ephemeral ports with its files in `dir`;
+/// returns the process and the addresses it printed: the site through
+/// Zaslon and the admin listener.
+pub fn spawn_demo(dir: &std::path::Path) -> (Process, SocketAddr, SocketAddr) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zaslon"))
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--dir",
+        ])
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut site, mut admin) = (None, None);
+    while admin.is_none() {
+        let line = lines
+            .next()
+            .expect("the demo prints its addresses")
+            .unwrap();
+        if let Some(rest) =
+            line.strip_prefix("zaslon demo: the clinic site through Zaslon: http://")
+        {
+            site = Some(rest.trim_end_matches('/').parse().unwrap());
+        }
+        if let Some(rest) = line.strip_prefix("metrics:   http://") {
+            admin = Some(rest.trim_end_matches("/metrics").parse().unwrap());
+        }
+    }
+    // Keep reading, so the demo never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (Process(child), site.unwrap(), admin.unwrap())
+}
