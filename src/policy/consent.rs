@@ -278,6 +278,10 @@ struct Csp {
 }
 
 impl HeaderPolicy {
+    pub fn has_csp(&self) -> bool {
+        self.csp.is_some()
+    }
+
     /// The CSP for a request with this `Cookie` header, if one is set.
     pub fn csp(&self, cookie: Option<&str>) -> Option<String> {
         let c = self.csp.as_ref()?;

@@ -21,7 +21,6 @@ use crate::policy::{Flow, Mode};
 
 use super::State;
 use super::audit::now;
-use super::body::BoxError;
 use super::handler::ProxyBody;
 use super::inspect::{Ctx, Inspector, is_text, media_type};
 use super::metrics::TransferLabels;
@@ -285,9 +284,7 @@ async fn transfer(
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.uri = uri;
     parts.version = http::Version::HTTP_11;
-    let masked = found
-        .iter()
-        .any(|f| f.category.is_personal() && !d.may_receive(f.category.as_str()));
+    let masked = !not_allowed.is_empty();
     let req = Request::from_parts(
         parts,
         Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed(),
@@ -298,7 +295,7 @@ async fn transfer(
             count(st, d, if masked { "masked" } else { "forwarded" });
             let (mut parts, body) = resp.into_parts();
             super::handler::strip_hop(&mut parts.headers);
-            Response::from_parts(parts, body.map_err(|e| Box::new(e) as BoxError).boxed())
+            Response::from_parts(parts, super::handler::incoming(body))
         }
         _ => {
             count(st, d, "upstream_error");

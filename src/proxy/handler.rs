@@ -78,6 +78,11 @@ pub fn client(config: &Config, policies: &crate::policy::PolicySet) -> anyhow::R
     )
 }
 
+/// A body from hyper, as the proxy passes it on.
+pub fn incoming(b: Incoming) -> ProxyBody {
+    b.map_err(|e| Box::new(e) as BoxError).boxed()
+}
+
 fn full(b: impl Into<Bytes>) -> ProxyBody {
     Full::new(b.into()).map_err(|e| match e {}).boxed()
 }
@@ -207,11 +212,12 @@ pub async fn handle(
         method: req.method().as_str().to_string(),
         path,
     };
-    let cookie = req
-        .headers()
-        .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    // Only a consent-aware CSP reads the cookie.
+    let cookie = st
+        .policies
+        .headers
+        .has_csp()
+        .then(|| header_str(req.headers(), header::COOKIE).to_string());
     let mut resp = forward(&st, req, &ctx, &route, peer, &host, secure).await;
     page_headers(&st, &mut resp, cookie.as_deref());
     let code = resp.status().as_u16();
@@ -241,8 +247,18 @@ async fn forward(
     let limits = &st.config.limits;
     if !st.config.inspect {
         uninspected(st, Flow::Request, "inspection_off", Uninspected::FailOpen);
-        let body = body.map_err(|e| Box::new(e) as BoxError).boxed();
-        return send_upstream(st, parts, body, ctx, route, peer, host, secure, false).await;
+        return send_upstream(
+            st,
+            parts,
+            incoming(body),
+            ctx,
+            route,
+            peer,
+            host,
+            secure,
+            false,
+        )
+        .await;
     }
 
     // Request flow: the URL.
@@ -293,7 +309,7 @@ async fn forward(
         if route.uninspected == Uninspected::FailClosed {
             return blocked_page();
         }
-        body.map_err(|e| Box::new(e) as BoxError).boxed()
+        incoming(body)
     } else {
         match Limited::new(body, limits.request_body_bytes)
             .collect()
@@ -421,7 +437,7 @@ async fn send_upstream(
         let (mut parts, body) = resp.into_parts();
         strip_hop(&mut parts.headers);
         uninspected(st, Flow::Response, "inspection_off", Uninspected::FailOpen);
-        return Response::from_parts(parts, body.map_err(|e| Box::new(e) as BoxError).boxed());
+        return Response::from_parts(parts, incoming(body));
     }
     respond(st, resp, ctx, route).await
 }
@@ -511,7 +527,9 @@ fn bad_gateway(st: &State, ctx: &Ctx, kind: &'static str) -> Response<ProxyBody>
 /// HTML pages, replacing the upstream's own.
 fn page_headers(st: &State, resp: &mut Response<ProxyBody>, cookie: Option<&str>) {
     let h = &st.policies.headers;
-    if !media_type(header_str(resp.headers(), header::CONTENT_TYPE)).ends_with("html") {
+    if h.referrer_policy.is_none() && !h.has_csp()
+        || !media_type(header_str(resp.headers(), header::CONTENT_TYPE)).ends_with("html")
+    {
         return;
     }
     if let Some(v) = h
@@ -610,11 +628,10 @@ async fn respond(
     if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
         parts.headers.insert("x-request-id", v);
     }
-    let boxed = |b: Incoming| -> ProxyBody { b.map_err(|e| Box::new(e) as BoxError).boxed() };
     let status = parts.status.as_u16();
     if ctx.method == "HEAD" || status < 200 || status == 204 || status == 304 {
         // No body.
-        return Response::from_parts(parts, boxed(body));
+        return Response::from_parts(parts, incoming(body));
     }
     let ctype = header_str(&parts.headers, header::CONTENT_TYPE).to_string();
     let coding = Coding::parse(header_str(&parts.headers, header::CONTENT_ENCODING));
@@ -636,7 +653,7 @@ async fn respond(
         if route.uninspected == Uninspected::FailClosed {
             return unchecked_page(ctx);
         }
-        return Response::from_parts(parts, boxed(body));
+        return Response::from_parts(parts, incoming(body));
     }
     let coding = coding.unwrap_or(None);
     let mut inspector = Inspector::new(Flow::Response, &ctype, "body");
@@ -720,7 +737,7 @@ async fn respond(
     });
     let body = match (held, body) {
         (Some(raw), _) => full(raw),
-        (None, Some(body)) => boxed(body),
+        (None, Some(body)) => incoming(body),
         (None, None) => full(Bytes::new()),
     };
     let body = ScanBody::new(body, codec, st.clone(), ctx.clone(), inspector);

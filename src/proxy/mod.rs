@@ -178,27 +178,15 @@ pub async fn start(source: Source) -> Result<Running> {
             .with_context(|| format!("audit log {}", config.audit.path))?,
     );
     let key = fingerprint_key(&config.audit.key_env);
-    let client = handler::client(&config, &policies)?;
-    let admin_token = api_token(&config);
-    let ledger = open_ledger(&config, &policies, admin_token.is_some(), None).await?;
-    let tls = match &config.tls {
-        Some((cert, key)) => Some(tls_acceptor(cert, key)?),
-        None => None,
+    let secure = config.tls.is_some();
+    let shared = Shared {
+        key,
+        metrics: metrics.clone(),
+        audit,
     };
     metrics.generation.set(1);
-    let state = Arc::new(RwLock::new(Arc::new(State {
-        config: config.clone(),
-        engine,
-        policies,
-        key: key.clone(),
-        metrics: metrics.clone(),
-        audit: audit.clone(),
-        client,
-        ledger,
-        admin_token,
-        tls: tls.clone(),
-        generation: 1,
-    })));
+    let first = assemble((config.clone(), engine, policies), &shared, None, secure, 1).await?;
+    let state = Arc::new(RwLock::new(Arc::new(first)));
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -231,7 +219,6 @@ pub async fn start(source: Source) -> Result<Running> {
     }
 
     // Reloads: on request (SIGHUP) or when a watched file changes.
-    let secure = tls.is_some();
     {
         let state = state.clone();
         let source = source.clone();
@@ -253,58 +240,23 @@ pub async fn start(source: Source) -> Result<Running> {
                     }
                 }
                 match source.load() {
-                    Ok((config, engine, policies)) => {
-                        let admin_token = api_token(&config);
-                        let current = state
-                            .read()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .ledger
-                            .clone();
-                        let ledger =
-                            match open_ledger(&config, &policies, admin_token.is_some(), current)
-                                .await
-                            {
-                                Ok(l) => l,
+                    Ok(loaded) => {
+                        let (current, generation) = {
+                            let s = state.read().unwrap_or_else(|p| p.into_inner());
+                            (s.ledger.clone(), s.generation + 1)
+                        };
+                        let next =
+                            match assemble(loaded, &shared, current, secure, generation).await {
+                                Ok(n) => n,
                                 Err(e) => {
                                     reload_failed(&metrics, &e);
                                     seen = mtimes(&watched);
                                     continue;
                                 }
                             };
-                        let parts = handler::client(&config, &policies).and_then(|c| {
-                            if config.tls.is_some() != secure {
-                                anyhow::bail!("turning TLS on or off needs a restart");
-                            }
-                            let tls = match &config.tls {
-                                Some((cert, key)) => Some(tls_acceptor(cert, key)?),
-                                None => None,
-                            };
-                            Ok((c, tls))
-                        });
-                        let (client, tls) = match parts {
-                            Ok(x) => x,
-                            Err(e) => {
-                                reload_failed(&metrics, &e);
-                                seen = mtimes(&watched);
-                                continue;
-                            }
-                        };
+                        watched = source.watched(&next.config);
                         let mut guard = state.write().unwrap_or_else(|p| p.into_inner());
-                        let generation = guard.generation + 1;
-                        watched = source.watched(&config);
-                        *guard = Arc::new(State {
-                            config,
-                            engine,
-                            policies,
-                            key: key.clone(),
-                            metrics: metrics.clone(),
-                            audit: audit.clone(),
-                            client,
-                            ledger,
-                            admin_token,
-                            tls,
-                            generation,
-                        });
+                        *guard = Arc::new(next);
                         drop(guard);
                         metrics.generation.set(generation as i64);
                         metrics
@@ -344,7 +296,7 @@ pub async fn start(source: Source) -> Result<Running> {
     };
     let done = tokio::spawn(accept_loop(
         listener,
-        tls.is_some(),
+        secure,
         false,
         state,
         metrics,
@@ -365,6 +317,49 @@ pub async fn start(source: Source) -> Result<Running> {
         shutdown: shutdown_tx,
         reload: reload_tx,
         done,
+    })
+}
+
+/// What every generation of the state shares: the fingerprint key (only a
+/// restart changes it), the metrics and the audit log.
+struct Shared {
+    key: Keyed,
+    metrics: Arc<metrics::Metrics>,
+    audit: Arc<audit::AuditLog>,
+}
+
+/// Builds one generation of the state from a loaded config: the upstream
+/// client, the TLS acceptor, the API token and the ledger (a running one
+/// is kept).
+async fn assemble(
+    (config, engine, policies): (Config, Arc<Engine>, PolicySet),
+    shared: &Shared,
+    ledger: Option<crate::ledger::Ledger>,
+    secure: bool,
+    generation: u64,
+) -> Result<State> {
+    if config.tls.is_some() != secure {
+        anyhow::bail!("turning TLS on or off needs a restart");
+    }
+    let client = handler::client(&config, &policies)?;
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(tls_acceptor(cert, key)?),
+        None => None,
+    };
+    let admin_token = api_token(&config);
+    let ledger = open_ledger(&config, &policies, admin_token.is_some(), ledger).await?;
+    Ok(State {
+        config,
+        engine,
+        policies,
+        key: shared.key.clone(),
+        metrics: shared.metrics.clone(),
+        audit: shared.audit.clone(),
+        client,
+        ledger,
+        admin_token,
+        tls,
+        generation,
     })
 }
 
