@@ -19,7 +19,7 @@ pub const MAX_DIGITS: usize = 48;
 /// An island never spans more raw bytes than this.
 pub const MAX_RAW: usize = 512;
 /// Separator units allowed between two groups.
-const MAX_SEP_UNITS: u8 = 4;
+pub const MAX_SEP_UNITS: u8 = 4;
 /// How far before a digit a `+` prefix may start (`\u002B` is 6 bytes).
 pub const MAX_PREFIX: usize = 8;
 
@@ -204,6 +204,22 @@ fn field_jump(buf: &[u8], pos: usize, eof: bool) -> Result<Option<usize>, ()> {
     Ok(None)
 }
 
+/// The separator a character is between two digit groups, if any.
+#[inline]
+pub fn separator(c: char) -> Option<u16> {
+    Some(match c {
+        ' ' => sep::SPACE,
+        '-' => sep::DASH,
+        '(' => sep::OPEN,
+        ')' => sep::CLOSE,
+        '+' => sep::PLUS,
+        '.' => sep::DOT,
+        '/' => sep::SLASH,
+        '№' | '#' => sep::SIGN,
+        _ => return None,
+    })
+}
+
 /// Walks the island that starts with the digit at `start`.
 /// The island is written into `isl`, which is reused across calls.
 pub fn walk(
@@ -268,23 +284,17 @@ pub fn walk(
         }
         let was_digit = just_digit;
         just_digit = false;
-        let (bit, next) = match u.ch {
-            ' ' => (sep::SPACE, u.end),
-            '-' => (sep::DASH, u.end),
-            '(' => (sep::OPEN, u.end),
-            ')' => (sep::CLOSE, u.end),
-            '+' => (sep::PLUS, u.end),
-            '.' => (sep::DOT, u.end),
-            '/' => (sep::SLASH, u.end),
-            '№' | '#' => (sep::SIGN, u.end),
+        let (bit, next) = match separator(u.ch) {
+            Some(bit) => (bit, u.end),
             // Connectors only join a passport series (four digits) to its number.
-            c if nd == 4 && !isl.right_glued && c.is_alphabetic() => match connector(buf, pos, eof)
-            {
-                Err(()) => return Err(NeedMore),
-                Ok(Some(end)) => (sep::SIGN, end),
-                Ok(None) => break,
-            },
-            '"' if was_digit && nd == 4 => match field_jump(buf, pos, eof) {
+            None if nd == 4 && !isl.right_glued && u.ch.is_alphabetic() => {
+                match connector(buf, pos, eof) {
+                    Err(()) => return Err(NeedMore),
+                    Ok(Some(end)) => (sep::SIGN, end),
+                    Ok(None) => break,
+                }
+            }
+            None if u.ch == '"' && was_digit && nd == 4 => match field_jump(buf, pos, eof) {
                 Err(()) => return Err(NeedMore),
                 Ok(Some(end)) => (sep::FIELD, end),
                 Ok(None) => break,

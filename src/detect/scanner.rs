@@ -20,7 +20,7 @@ use super::custom::CustomState;
 use super::decode::{Step, hex_val, unit_at};
 use super::email;
 use super::engine::Engine;
-use super::numbers::{self, Island, Reading};
+use super::numbers::{self, Island, MAX_SEP_UNITS, Reading};
 use super::table::{Advance, TableTracker};
 
 /// Findings can start this many bytes before the position a pass has
@@ -112,42 +112,7 @@ enum Quick {
 fn quick_skip(buf: &[u8], t: usize, eof: bool) -> Quick {
     let b = buf[t];
     if b.is_ascii_digit() {
-        let run = buf[t..].iter().take_while(|b| b.is_ascii_digit()).count();
-        let e = t + run;
-        let Some(&next) = buf.get(e) else {
-            return match (eof, run < 10) {
-                (true, true) => Quick::Skip(e, false),
-                (true, false) => Quick::Decode,
-                (false, _) => Quick::NeedMore,
-            };
-        };
-        // Bytes after which the island cannot go on.
-        let ends = next.is_ascii()
-            && !matches!(
-                next,
-                b' ' | b'\t'
-                    | b'\n'
-                    | b'\r'
-                    | b'-'
-                    | b'('
-                    | b')'
-                    | b'.'
-                    | b'+'
-                    | b'#'
-                    | b'%'
-                    | b'&'
-                    | b'\\'
-                    | b'@'
-                    | b'_'
-                    | b'"'
-            )
-            && !next.is_ascii_alphabetic();
-        // `C50`: an ICD-10 code, whatever follows.
-        let icd = run == 2 && t > 0 && buf[t - 1].is_ascii_uppercase();
-        if run < 10 && ends && !icd {
-            return Quick::Skip(e, false);
-        }
-        return Quick::Decode;
+        return short_island(buf, t, eof);
     }
     match b {
         b'%' => {
@@ -190,6 +155,83 @@ fn quick_skip(buf: &[u8], t: usize, eof: bool) -> Quick {
         },
         _ => Quick::Decode,
     }
+}
+
+/// A quick walk of an island too short to hold an identifier.
+///
+/// It reads the same units as [`numbers::walk`] (through every decoding
+/// layer) and ends the island where the walker would, but keeps only the
+/// count of digits and groups. When the island holds fewer digits than any
+/// identifier (ten; eight in three groups for a date), it is skipped whole:
+/// the full walk would conclude the same; so is a single group longer than
+/// any identifier (a session id). A capital before the first digit (an
+/// ICD-10 code), other islands of ten digits or more, and the jumps that
+/// only join a passport series to its number (a connector word, a quote)
+/// are left to the full walk.
+#[inline]
+fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
+    if t > 0 && buf[t - 1].is_ascii_uppercase() {
+        return Quick::Decode;
+    }
+    // The first group's plain digits, at once.
+    let run = buf[t..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut p = t + run;
+    let mut digits = run as u32;
+    let mut groups = 1u32;
+    let mut pending = 0u8;
+    let mut last_end = p;
+    if digits >= 10 {
+        // One long group: longer than any identifier (twenty digits), and
+        // one island (the walker stops at 48), it reads as nothing when
+        // the island ends right after it (`sessid=…&`).
+        if !(21..=numbers::MAX_DIGITS as u32).contains(&digits) {
+            return Quick::Decode;
+        }
+        return match unit_at(buf, p, eof) {
+            Step::NeedMore => Quick::NeedMore,
+            Step::End => Quick::Skip(p, false),
+            Step::Unit(u) if u.ch.is_ascii_digit() || numbers::separator(u.ch).is_some() => {
+                Quick::Decode
+            }
+            Step::Unit(_) => Quick::Skip(p, false),
+        };
+    }
+    loop {
+        let u = match unit_at(buf, p, eof) {
+            Step::NeedMore => return Quick::NeedMore,
+            Step::End => break,
+            Step::Unit(u) => u,
+        };
+        let c = u.ch;
+        if c.is_ascii_digit() {
+            if pending > 0 {
+                groups += 1;
+            }
+            pending = 0;
+            digits += 1;
+            if digits >= 10 {
+                return Quick::Decode;
+            }
+            p = u.end;
+            last_end = p;
+            continue;
+        }
+        if numbers::separator(c).is_some() {
+            if pending == MAX_SEP_UNITS {
+                break;
+            }
+            pending += 1;
+            p = u.end;
+        } else if digits == 4 && (c.is_alphabetic() || c == '"') {
+            return Quick::Decode;
+        } else {
+            break;
+        }
+    }
+    if digits == 8 && groups >= 3 {
+        return Quick::Decode;
+    }
+    Quick::Skip(last_end, false)
 }
 
 /// `%XX` at `i` with XX a UTF-8 continuation byte.
@@ -652,6 +694,50 @@ mod tests {
         }
         let text: [u8; 16] = "приветик".as_bytes().try_into().unwrap();
         assert_eq!(trigger_mask(text), 0);
+    }
+
+    /// What the full walk concludes at the digit `t`: `Some(end)` when
+    /// the island reads as no identifier and scanning resumes at `end`.
+    fn full_walk_skips(buf: &[u8], t: usize) -> Option<usize> {
+        let mut isl = Island::default();
+        let prev_word = t > 0 && is_word_byte(buf[t - 1]);
+        numbers::walk(buf, 0, t, true, prev_word, &mut isl).ok()?;
+        let total: usize = isl.groups[..isl.n].iter().map(|g| g.len as usize).sum();
+        let date = total == 8 && isl.n >= 3;
+        let icd = isl.icd_letter.is_some() && total <= 4;
+        if total < 10 && !date && !icd {
+            return Some(isl.end);
+        }
+        let mut any = false;
+        for i in 0..isl.n {
+            numbers::readings(&isl, i, 26, &mut |_| any = true);
+        }
+        (!any).then_some(isl.end)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        /// Every island the quick walk skips, the full walk skips too, and
+        /// both resume at the same byte.
+        #[test]
+        fn short_island_agrees_with_walk(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "0", "1", "12", "345", "2024", "9", "1234567890", "77649064596303209809607128682525",
+                "776490645963032098096071286825257764906459630320980960712868252577", " ", "-", ".", "(", ")", "+", "/", "#",
+                "№", "&nbsp;", "&#8209;", "%20", "%2D", "\\u0020", "\u{a0}", "\u{200b}",
+                "\u{ff11}", "&amp;", "&", "%", "\\", "\"", ",", "a", "N", "C", "номер",
+                "н", "д", "₽", "\n", "\t", "<td>", "&#49;", "%31", "@", "_",
+            ]), 1..24),
+        ) {
+            let text: String = parts.concat();
+            let buf = text.as_bytes();
+            for t in (0..buf.len()).filter(|&i| buf[i].is_ascii_digit()) {
+                if let Quick::Skip(end, word) = short_island(buf, t, true) {
+                    proptest::prop_assert!(!word);
+                    proptest::prop_assert_eq!(full_walk_skips(buf, t), Some(end), "{:?} at {}", text, t);
+                }
+            }
+        }
     }
 
     #[test]
