@@ -44,6 +44,70 @@ impl fmt::Display for Category {
     }
 }
 
+/// The id of the detector (rule) that made a finding: a built-in's name, or
+/// the id a rule file gives a custom detector. Built-in ids are plain
+/// values, so findings are cloned and dropped without touching a shared
+/// count. Compared, ordered and printed as the id's text.
+#[derive(Clone)]
+pub enum DetectorId {
+    Builtin(Builtin),
+    Custom(Arc<str>),
+}
+
+impl DetectorId {
+    pub fn as_str(&self) -> &str {
+        match self {
+            DetectorId::Builtin(b) => b.name(),
+            DetectorId::Custom(id) => id,
+        }
+    }
+}
+
+impl std::ops::Deref for DetectorId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for DetectorId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for DetectorId {}
+
+impl PartialOrd for DetectorId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for DetectorId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for DetectorId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for DetectorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for DetectorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The built-in detectors. Each one reports one category.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Builtin {

@@ -78,6 +78,7 @@ impl KeywordIndex {
         let ac = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
             .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
             .build(&pats)
             .map_err(|e| format!("cannot compile keywords: {e}"))?;
         Ok(KeywordIndex { ac: Some(ac), cues })
@@ -336,6 +337,7 @@ impl RawGate {
         AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
             .build(&pats)
             .map(|ac| RawGate(Some(ac)))
             .map_err(|e| format!("cannot compile keywords: {e}"))

@@ -12,12 +12,10 @@
 //! keywords, which keeps context-bound detectors (ICD-10 codes after
 //! «диагноз») off the hot path.
 
-use std::sync::Arc;
-
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 use regex::bytes::Regex;
 
-use super::category::Category;
+use super::category::{Category, DetectorId};
 use super::checksum;
 use super::engine::AllowList;
 
@@ -69,7 +67,7 @@ pub enum Matcher {
 /// A compiled custom detector.
 #[derive(Clone, Debug)]
 pub struct Custom {
-    pub id: Arc<str>,
+    pub id: DetectorId,
     pub category: Category,
     pub matcher: Matcher,
     /// Longest possible match in bytes.

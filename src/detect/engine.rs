@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use regex::RegexSet;
 
-use super::category::{Builtin, Category, Format};
+use super::category::{Builtin, Category, DetectorId, Format};
 use super::context::{Cue, Hit, KeywordIndex, RawGate};
 use super::custom::{self, Custom, Matcher, Validator};
 
@@ -209,7 +209,7 @@ pub(crate) struct BuiltinCfg {
     pub enabled: bool,
     pub min_confidence: f32,
     pub allow: AllowList,
-    pub id: Arc<str>,
+    pub id: DetectorId,
 }
 
 /// The compiled detection engine. Cheap to share (`Arc<Engine>`); scanning
@@ -267,7 +267,7 @@ impl Engine {
                 allow: AllowList::build(&s.allow, &format!("{path}.allow"), |v| {
                     normalize_value(&cat, v)
                 })?,
-                id: Arc::from(b.name()),
+                id: DetectorId::Builtin(b),
             });
             kw.extend(s.keywords.iter().map(|k| (k.clone(), Cue::Builtin(b))));
         }
@@ -315,7 +315,7 @@ impl Engine {
             kw.extend(c.keywords.iter().map(|k| (k.clone(), Cue::Custom(i))));
             let cat = category.clone();
             custom.push(Custom {
-                id: Arc::from(c.id.as_str()),
+                id: DetectorId::Custom(Arc::from(c.id.as_str())),
                 category,
                 matcher,
                 max_len,

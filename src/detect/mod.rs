@@ -46,9 +46,8 @@ mod table;
 
 use compact_str::CompactString;
 use std::fmt;
-use std::sync::Arc;
 
-pub use category::{Builtin, Category, Format};
+pub use category::{Builtin, Category, DetectorId, Format};
 pub use custom::Validator;
 pub use engine::{
     AllowSpec, BuildError, BuiltinSpec, ContextParams, CustomSpec, Engine, EngineSpec, PatternSpec,
@@ -67,7 +66,7 @@ pub struct Finding {
     pub end: u64,
     pub category: Category,
     /// The id of the detector (rule) that found it.
-    pub detector: Arc<str>,
+    pub detector: DetectorId,
     /// The format, for built-in detectors.
     pub format: Option<Format>,
     pub confidence: f32,
@@ -255,7 +254,7 @@ mod tests {
             start: 0,
             end: 1,
             category: Category::Builtin(Builtin::Snils),
-            detector: Arc::from("snils"),
+            detector: DetectorId::Builtin(Builtin::Snils),
             format: None,
             confidence: 1.0,
             value: "11223344595".into(),
