@@ -148,6 +148,26 @@ fn named_entity(name: &[u8]) -> Option<char> {
     })
 }
 
+/// A plain `&` followed by plain letters and digits that do not end in
+/// `;`: no reference, as in every `&name=` of a form body. The same test
+/// [`entity`] makes first, taken before any decoding.
+#[inline]
+fn literal_amp(buf: &[u8], pos: usize) -> bool {
+    if buf.get(pos) != Some(&b'&') {
+        return false;
+    }
+    let rest = &buf[pos + 1..];
+    if !rest.first().is_some_and(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    let run = rest
+        .iter()
+        .take(21)
+        .take_while(|b| b.is_ascii_alphanumeric())
+        .count();
+    rest.get(run).is_some_and(|&b| b != b';' && b != b'%')
+}
+
 /// Layer 2 over layer 1: HTML references and JSON/JS escapes.
 fn escaped_char(buf: &[u8], pos: usize, eof: bool) -> Result<Option<(char, usize)>, ()> {
     let (c, l) = match raw_char(buf, pos, eof) {
@@ -236,15 +256,7 @@ fn entity(buf: &[u8], pos: usize, eof: bool) -> Result<Option<(char, usize)>, ()
         return Ok(Some((ch, end - pos)));
     }
     if c.is_ascii_alphabetic() {
-        // Plain bytes (no percent escape) that do not end in `;`: no
-        // reference, as in every `&name=` of a form body.
-        let rest = &buf[pos..];
-        let run = rest
-            .iter()
-            .take(21)
-            .take_while(|b| b.is_ascii_alphanumeric())
-            .count();
-        if rest.get(run).is_some_and(|&b| b != b';' && b != b'%') {
+        if literal_amp(buf, pos - 1) {
             return Ok(None);
         }
         let (n, nl, stop) = take_ascii(buf, pos, eof, 20, |b| b.is_ascii_alphanumeric(), &mut tmp)?;
@@ -347,6 +359,13 @@ pub fn unit_at(buf: &[u8], pos: usize, eof: bool) -> Step {
 
 #[inline(never)]
 fn unit_slow(buf: &[u8], mut pos: usize, eof: bool) -> Step {
+    if literal_amp(buf, pos) {
+        return Step::Unit(Unit {
+            ch: '&',
+            start: pos,
+            end: pos + 1,
+        });
+    }
     loop {
         if let Some(step) = ascii_unit(buf, pos) {
             return step;

@@ -25,6 +25,9 @@ pub struct TableTracker {
     /// Absolute offset of the start of the current cell, while in one.
     cell_start: Option<u64>,
     labels: [Option<Cue>; MAX_COLUMNS],
+    /// Absolute offset before which no `<table` starts at or after `pos`
+    /// (found by a search that ran ahead to the end of the buffer).
+    no_table_before: u64,
 }
 
 impl Default for TableTracker {
@@ -36,6 +39,7 @@ impl Default for TableTracker {
             col: -1,
             cell_start: None,
             labels: [None; MAX_COLUMNS],
+            no_table_before: 0,
         }
     }
 }
@@ -77,10 +81,26 @@ impl TableTracker {
         while next < to {
             // Outside a table no tag matters until the next `<table`: jump.
             if !self.in_table {
-                let probe = &buf[next..(to + 5).min(buf.len())];
-                match table_finder().find(probe) {
-                    Some(i) if next + i < to => next += i,
-                    _ => break,
+                if base + (to as u64) <= self.no_table_before {
+                    break;
+                }
+                // Search once to the end of what is buffered, and remember
+                // how far there is none: islands come every few bytes.
+                match table_finder().find(&buf[next..]) {
+                    Some(i) => {
+                        self.no_table_before = base + (next + i) as u64;
+                        if next + i < to {
+                            next += i;
+                        } else {
+                            break;
+                        }
+                    }
+                    None => {
+                        // A `<table` may still start in the last five
+                        // bytes, once more of it arrives.
+                        self.no_table_before = base + buf.len().saturating_sub(5).max(next) as u64;
+                        break;
+                    }
                 }
             }
             let Some(i) = memchr::memchr(b'<', &buf[next..to]) else {
