@@ -108,11 +108,11 @@ impl KeywordIndex {
         scratch: &mut Scratch,
     ) -> Option<Hit> {
         let ac = self.ac.as_ref()?;
-        let from = field_start(
-            buf,
-            pos.saturating_sub(raw_window.min(RAW_WINDOW)).max(lo),
-            pos,
-        );
+        let floor = pos.saturating_sub(raw_window.min(RAW_WINDOW)).max(lo);
+        if let Some(from) = plain_field_start(buf, floor, pos) {
+            return self.nearest_ascii(ac, &buf[from..pos], from, window);
+        }
+        let from = field_start(buf, floor, pos);
         let field = &buf[from..pos];
         if field.len() <= RAW_WINDOW
             && field
@@ -280,6 +280,35 @@ fn field_start(buf: &[u8], from: usize, pos: usize) -> usize {
     from + cut
 }
 
+/// [`field_start`] in one backward pass, for the common field of plain
+/// ASCII with no escapes (`form_text_51=`): `None` as soon as the field
+/// holds anything else (an escape, a non-ASCII byte, a comma, a `;`), and
+/// the general path decides. Where it answers, it answers as the general
+/// path does, and the field it gives needs no decoding.
+fn plain_field_start(buf: &[u8], from: usize, pos: usize) -> Option<usize> {
+    let mut i = pos;
+    while i > from {
+        i -= 1;
+        match buf[i] {
+            b'&' => {
+                return super::decode::literal_amp(&buf[..pos], i).then_some(i + 1);
+            }
+            b'>' => {
+                let closes_cell = i >= from + 4 && {
+                    let t = &buf[i - 4..i];
+                    t.eq_ignore_ascii_case(b"</td") || t.eq_ignore_ascii_case(b"</dd")
+                };
+                if closes_cell {
+                    return Some(i + 1);
+                }
+            }
+            b',' | b'%' | b';' | b'\\' | 0x80.. => return None,
+            _ => {}
+        }
+    }
+    Some(from)
+}
+
 /// The raw spellings of a keyword: as written, percent-encoded (`+` or
 /// `%20` for spaces), JSON-escaped and as decimal character references, in
 /// lower, upper and capitalised case.
@@ -381,6 +410,32 @@ fn word_start(units: &[Unit], i: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        /// Where the one-pass field start answers, it answers as the
+        /// decoding one does.
+        #[test]
+        fn plain_field_start_agrees(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "form_text_5=", "&", "&amp;", "&nbsp;", "&x=", "&#38;", ",", "\\",
+                "\"", "%26", "%2C%22", "</td>", "</TD>", "</dd>", "<b>", ">", ";",
+                "form-data;", "snils", "снилс", " ", "1", "\n",
+            ]), 0..16),
+        ) {
+            let text: String = parts.concat();
+            let buf = text.as_bytes();
+            for pos in (0..=buf.len()).filter(|&p| text.is_char_boundary(p)) {
+                for from in (0..=pos).filter(|&f| text.is_char_boundary(f)).step_by(3) {
+                    if let Some(start) = plain_field_start(buf, from, pos) {
+                        proptest::prop_assert_eq!(
+                            start, field_start(buf, from, pos), "{:?} {}..{}", text, from, pos
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     fn index() -> KeywordIndex {
         KeywordIndex::new(&[

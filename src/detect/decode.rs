@@ -152,7 +152,7 @@ fn named_entity(name: &[u8]) -> Option<char> {
 /// `;`: no reference, as in every `&name=` of a form body. The same test
 /// [`entity`] makes first, taken before any decoding.
 #[inline]
-fn literal_amp(buf: &[u8], pos: usize) -> bool {
+pub(crate) fn literal_amp(buf: &[u8], pos: usize) -> bool {
     if buf.get(pos) != Some(&b'&') {
         return false;
     }
