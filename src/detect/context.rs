@@ -269,8 +269,12 @@ fn field_start(buf: &[u8], from: usize, pos: usize) -> usize {
         }
         end = i;
     }
-    // Both substring boundaries hold a `%` or a `;`: most fields have neither.
-    if memchr::memchr2(b'%', b';', &w[cut..]).is_some() {
+    // The JSON boundaries hold a `%22`, the part header a `;`: most fields
+    // (even percent-encoded ones) have neither.
+    let tail = &w[cut..];
+    let json = memchr::memchr(b'%', tail).is_some() && quote_finder().find(tail).is_some();
+    let part = memchr::memchr(b';', tail).is_some();
+    if json || part {
         for (finder, skip) in reverse_finders() {
             if let Some(i) = finder.rfind(&w[cut..]) {
                 cut = cut.max(cut + i + skip);
@@ -378,6 +382,12 @@ impl RawGate {
         let start = field_start(buf, from, pos);
         ac.is_match(&buf[start..pos])
     }
+}
+
+/// A percent-encoded `"`, in every JSON boundary of [`reverse_finders`].
+fn quote_finder() -> &'static memchr::memmem::Finder<'static> {
+    static F: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+    F.get_or_init(|| memchr::memmem::Finder::new(b"%22"))
 }
 
 /// Field boundaries found by substring, with how far past their start the

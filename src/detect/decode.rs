@@ -445,10 +445,21 @@ fn pct_two_byte(buf: &[u8], pos: usize) -> Option<char> {
 /// context windows. Units are appended with their raw spans.
 pub fn decode_range(buf: &[u8], from: usize, to: usize, out: &mut Vec<Unit>) {
     let slice = &buf[..to];
+    out.reserve(to.saturating_sub(from));
     let mut pos = from;
-    while let Step::Unit(u) = unit_at(slice, pos, true) {
-        out.push(u);
-        pos = u.end;
+    loop {
+        // Plain ASCII decodes to itself, a unit per byte.
+        while let Some(Step::Unit(u)) = ascii_unit(slice, pos) {
+            out.push(u);
+            pos = u.end;
+        }
+        match unit_slow(slice, pos, true) {
+            Step::Unit(u) => {
+                out.push(u);
+                pos = u.end;
+            }
+            _ => break,
+        }
     }
 }
 
