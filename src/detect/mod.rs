@@ -55,6 +55,17 @@ pub use engine::{
 };
 pub use scanner::Scanner;
 
+/// Test inputs: texts made of up to `parts` pieces from `pieces`, for
+/// property tests that hold a fast path to the general one.
+#[cfg(test)]
+fn texts_of(
+    pieces: Vec<&'static str>,
+    parts: std::ops::Range<usize>,
+) -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::strategy::Strategy;
+    proptest::collection::vec(proptest::sample::select(pieces), parts).prop_map(|v| v.concat())
+}
+
 /// One piece of personal data found in the input.
 ///
 /// `Debug` never prints the value: findings end up in logs.
