@@ -113,6 +113,13 @@ fn plus_before(buf: &[u8], lo: usize, pos: usize) -> Option<usize> {
         b"&shy;",
     ];
     let mut head = &buf[lo..pos];
+    // Every form above ends in one of these bytes or in a non-ASCII one.
+    if head
+        .last()
+        .is_none_or(|&b| b < 0x80 && !matches!(b, b'+' | b'B' | b'b' | b';'))
+    {
+        return None;
+    }
     while let Some(f) = INVISIBLE.iter().find(|f| head.ends_with(f)) {
         head = &head[..head.len() - f.len()];
     }
