@@ -211,6 +211,14 @@ fn field_jump(buf: &[u8], pos: usize, eof: bool) -> Result<Option<usize>, ()> {
     Ok(None)
 }
 
+/// Whether an island of `digits` digits in `groups` groups is too short to
+/// read as anything but an ICD-10 code: identifiers have ten digits or
+/// more, dates eight in three groups.
+#[inline]
+pub fn too_short(digits: usize, groups: usize) -> bool {
+    digits < 10 && !(digits == 8 && groups >= 3)
+}
+
 /// The separator a character is between two digit groups, if any.
 #[inline]
 pub fn separator(c: char) -> Option<u16> {

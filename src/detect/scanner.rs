@@ -228,7 +228,7 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
             break;
         }
     }
-    if digits == 8 && groups >= 3 {
+    if !numbers::too_short(digits as usize, groups as usize) {
         return Quick::Decode;
     }
     Quick::Skip(last_end, false)
@@ -448,11 +448,9 @@ impl Passes {
         let isl = &self.work.island;
         self.builtin.prev_word = false;
         let total: usize = isl.groups[..isl.n].iter().map(|g| g.len as usize).sum();
-        // Identifiers have ten digits or more; dates eight; ICD-10 codes
-        // two to four after their letter.
-        let date = total == 8 && isl.n >= 3;
+        // ICD-10 codes have two to four digits after their letter.
         let icd = isl.icd_letter.is_some() && total <= 4;
-        if total < 10 && !date && !icd {
+        if numbers::too_short(total, isl.n) && !icd {
             return Outcome::Done(isl.end);
         }
         let readings = &mut self.work.readings;
@@ -703,9 +701,8 @@ mod tests {
         let prev_word = t > 0 && is_word_byte(buf[t - 1]);
         numbers::walk(buf, 0, t, true, prev_word, &mut isl).ok()?;
         let total: usize = isl.groups[..isl.n].iter().map(|g| g.len as usize).sum();
-        let date = total == 8 && isl.n >= 3;
         let icd = isl.icd_letter.is_some() && total <= 4;
-        if total < 10 && !date && !icd {
+        if numbers::too_short(total, isl.n) && !icd {
             return Some(isl.end);
         }
         let mut any = false;
