@@ -379,7 +379,8 @@ impl RawGate {
     /// Whether a keyword may stand in `buf[from..pos]`, within its field.
     pub fn may_match(&self, buf: &[u8], from: usize, pos: usize) -> bool {
         let Some(ac) = &self.0 else { return false };
-        let start = field_start(buf, from, pos);
+        let start =
+            plain_field_start(buf, from, pos).unwrap_or_else(|| field_start(buf, from, pos));
         ac.is_match(&buf[start..pos])
     }
 }

@@ -370,6 +370,14 @@ fn unit_slow(buf: &[u8], mut pos: usize, eof: bool) -> Step {
         if let Some(step) = ascii_unit(buf, pos) {
             return step;
         }
+        // Percent-encoded ASCII that starts no further escape (`%28`).
+        if let Some(ch) = pct_ascii(buf, pos) {
+            return Step::Unit(Unit {
+                ch,
+                start: pos,
+                end: pos + 3,
+            });
+        }
         // A plain two-byte character (Cyrillic and the like).
         if let (Some(&l), Some(&c)) = (buf.get(pos), buf.get(pos + 1))
             && (0xC2..=0xDF).contains(&l)
@@ -425,6 +433,22 @@ fn unit_slow(buf: &[u8], mut pos: usize, eof: bool) -> Step {
     }
 }
 
+/// `%XX` at `pos` spelling an ASCII character other than `&` and `\\`
+/// (which start references and escapes), as layer 2 reads it.
+#[inline]
+fn pct_ascii(buf: &[u8], pos: usize) -> Option<char> {
+    let w = buf.get(pos..pos + 3)?;
+    if w[0] != b'%' {
+        return None;
+    }
+    let v = (hex_val(w[1])? << 4) | hex_val(w[2])?;
+    match v {
+        0x80.. | b'&' | b'\\' => None,
+        b'\t' | b'\n' | b'\r' => Some(' '),
+        _ => Some(char::from(v)),
+    }
+}
+
 /// `%XX%YY` at `pos` spelling a two-byte UTF-8 character, all six bytes
 /// in the buffer.
 #[inline]
@@ -474,6 +498,27 @@ mod tests {
             v.iter().map(|u| u.ch).collect(),
             v.iter().map(|u| (u.start, u.end)).collect(),
         )
+    }
+
+    /// The shortcut for percent-encoded ASCII reads what the layers read.
+    #[test]
+    fn pct_ascii_agrees_with_layers() {
+        let mut taken = 0;
+        for v in 0u8..=255 {
+            for tail in ["", "x", "#52;", "u0034", "amp;"] {
+                let s = format!("%{v:02X}{tail}");
+                let b = s.as_bytes();
+                if let Some(ch) = pct_ascii(b, 0) {
+                    taken += 1;
+                    let Ok(Some((c, l))) = escaped_char(b, 0, true) else {
+                        panic!("{s:?}: the layers read nothing");
+                    };
+                    assert_eq!((normalize(c), l), (Some(ch), 3), "{s:?}");
+                }
+            }
+        }
+        // Every ASCII byte but `&` and `\\`, after each tail.
+        assert_eq!(taken, 126 * 5);
     }
 
     #[test]

@@ -292,6 +292,20 @@ pub fn walk(
             isl.end = u.end;
             pos = u.end;
             just_digit = true;
+            // Plain digits that follow extend the group with no decoding.
+            while pos < cap
+                && nd < MAX_DIGITS
+                && let Some(&b) = buf.get(pos)
+                && b.is_ascii_digit()
+            {
+                let g = &mut isl.groups[isl.n - 1];
+                g.len += 1;
+                pos += 1;
+                g.end = pos;
+                isl.digits[nd] = b - b'0';
+                nd += 1;
+                isl.end = pos;
+            }
             continue;
         }
         if just_digit && (u.ch.is_ascii_alphabetic() || u.ch == '_' || u.ch == '@') {
@@ -370,22 +384,18 @@ pub fn readings(isl: &Island, i: usize, year2: u8, emit: &mut impl FnMut(Reading
         return;
     }
     let mut lens = [0u8; 5];
+    let mut total = 0usize;
+    let mut seps = 0u16;
+    let first = isl.groups[i];
+    let off = first.off as usize;
     for k in 1..=5.min(isl.n - i) {
         let j = i + k - 1;
-        lens[k - 1] = isl.groups[j].len;
-        // The run may not end where the number goes on after a decimal point.
-        if j + 1 < isl.n && isl.groups[j + 1].sep.glues() {
-            continue;
-        }
-        if j + 1 == isl.n && isl.right_glued {
-            continue;
-        }
-        let inner = &isl.groups[i + 1..=j];
-        let seps = inner.iter().fold(0u16, |a, g| a | g.sep.bits);
-        let first = isl.groups[i];
         let last = isl.groups[j];
-        let off = first.off as usize;
-        let total: usize = lens[..k].iter().map(|&l| l as usize).sum();
+        lens[k - 1] = last.len;
+        total += usize::from(last.len);
+        if k > 1 {
+            seps |= last.sep.bits;
+        }
         // Dates have eight digits, accounts twenty; every other shape lies
         // between. Longer runs only grow.
         if total > 20 {
@@ -394,6 +404,14 @@ pub fn readings(isl: &Island, i: usize, year2: u8, emit: &mut impl FnMut(Reading
         if total < 8 || total == 9 {
             continue;
         }
+        // The run may not end where the number goes on after a decimal point.
+        if j + 1 < isl.n && isl.groups[j + 1].sep.glues() {
+            continue;
+        }
+        if j + 1 == isl.n && isl.right_glued {
+            continue;
+        }
+        let inner = &isl.groups[i + 1..=j];
         let d = &isl.digits[off..off + total];
         let mk = |format: Format, start: usize, value: &[u8]| {
             let mut v = [0u8; 20];

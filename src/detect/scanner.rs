@@ -455,7 +455,15 @@ impl Passes {
         }
         let readings = &mut self.work.readings;
         readings.clear();
+        // Digits from each group to the island's end: a run of fewer than
+        // eight reads as nothing (but an ICD-10 code, from the first group).
+        let mut rest = total;
         for i in 0..isl.n {
+            let here = rest;
+            rest -= isl.groups[i].len as usize;
+            if here < 8 && !(i == 0 && icd) {
+                break;
+            }
             numbers::readings(isl, i, e.year2, &mut |r| {
                 if e.builtins[r.format.builtin().index()].enabled {
                     readings.push((i, r));
