@@ -160,11 +160,12 @@ pub(crate) fn literal_amp(buf: &[u8], pos: usize) -> bool {
     if !rest.first().is_some_and(u8::is_ascii_alphabetic) {
         return false;
     }
-    let mut run = 1;
-    while run < 21 && rest.get(run).is_some_and(u8::is_ascii_alphanumeric) {
-        run += 1;
+    // The name ends within 21 bytes, at a byte that is not `;` or `%`.
+    let name = &rest[..rest.len().min(22)];
+    match name.iter().position(|b| !b.is_ascii_alphanumeric()) {
+        Some(run) => name[run] != b';' && name[run] != b'%',
+        None => name.len() == 22,
     }
-    rest.get(run).is_some_and(|&b| b != b';' && b != b'%')
 }
 
 /// Layer 2 over layer 1: HTML references and JSON/JS escapes.

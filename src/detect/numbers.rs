@@ -390,7 +390,7 @@ pub fn readings(isl: &Island, i: usize, year2: u8, emit: &mut impl FnMut(Reading
     let off = first.off as usize;
     for k in 1..=5.min(isl.n - i) {
         let j = i + k - 1;
-        let last = isl.groups[j];
+        let last = &isl.groups[j];
         lens[k - 1] = last.len;
         total += usize::from(last.len);
         if k > 1 {
