@@ -357,8 +357,10 @@ pub fn unit_at(buf: &[u8], pos: usize, eof: bool) -> Step {
     ascii_unit(buf, pos).unwrap_or_else(|| unit_slow(buf, pos, eof))
 }
 
+/// The two escapes met most (a literal `&` after a form field, `%28`),
+/// with a small stack frame; everything else in [`unit_layers`].
 #[inline(never)]
-fn unit_slow(buf: &[u8], mut pos: usize, eof: bool) -> Step {
+fn unit_slow(buf: &[u8], pos: usize, eof: bool) -> Step {
     if literal_amp(buf, pos) {
         return Step::Unit(Unit {
             ch: '&',
@@ -366,6 +368,18 @@ fn unit_slow(buf: &[u8], mut pos: usize, eof: bool) -> Step {
             end: pos + 1,
         });
     }
+    if let Some(ch) = pct_ascii(buf, pos) {
+        return Step::Unit(Unit {
+            ch,
+            start: pos,
+            end: pos + 3,
+        });
+    }
+    unit_layers(buf, pos, eof)
+}
+
+#[inline(never)]
+fn unit_layers(buf: &[u8], mut pos: usize, eof: bool) -> Step {
     loop {
         if let Some(step) = ascii_unit(buf, pos) {
             return step;

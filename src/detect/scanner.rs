@@ -234,16 +234,13 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
     Quick::Skip(last_end, false)
 }
 
-/// `%XX` at `i` with XX a UTF-8 continuation byte.
+/// `%XX` at `i` with XX a UTF-8 continuation byte (0x80 to 0xBF).
+#[inline]
 fn pct_continuation(buf: &[u8], i: usize) -> bool {
-    match (
-        buf.get(i),
-        buf.get(i + 1).copied().and_then(hex_val),
-        buf.get(i + 2).copied().and_then(hex_val),
-    ) {
-        (Some(b'%'), Some(h), Some(l)) => (h << 4 | l) & 0xC0 == 0x80,
-        _ => false,
-    }
+    matches!(
+        buf.get(i..i + 3),
+        Some(&[b'%', b'8' | b'9' | b'A' | b'B' | b'a' | b'b', l]) if l.is_ascii_hexdigit()
+    )
 }
 
 fn is_word_byte(b: u8) -> bool {
@@ -742,6 +739,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn pct_continuation_reads_every_byte() {
+        for v in 0u8..=255 {
+            for s in [format!("%{v:02X}"), format!("%{v:02x}")] {
+                assert_eq!(pct_continuation(s.as_bytes(), 0), v & 0xC0 == 0x80, "{s}");
+            }
+        }
+        assert!(!pct_continuation(b"%8", 0));
+        assert!(!pct_continuation(b"%8G", 0));
+        assert!(!pct_continuation(b"x%80", 0));
     }
 
     #[test]
