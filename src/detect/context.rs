@@ -75,8 +75,11 @@ impl KeywordIndex {
         if pats.is_empty() {
             return Ok(KeywordIndex { ac: None, cues });
         }
+        // Keywords are lower case; ASCII case is ignored so that plain
+        // ASCII fields are searched as they stand, with no lower-cased copy.
         let ac = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
+            .ascii_case_insensitive(true)
             .kind(Some(AhoCorasickKind::DFA))
             .prefilter(false)
             .build(&pats)
@@ -187,19 +190,19 @@ impl KeywordIndex {
             b'\t' | b'\n' | b'\r' => b' ',
             _ => b,
         };
-        let mut buf = [0u8; 64];
-        let mut heap = Vec::new();
-        let low: &mut [u8] = if f.len() <= buf.len() {
-            &mut buf[..f.len()]
+        // The automaton ignores ASCII case: only `\t\n\r` need rewriting.
+        let spaced: Vec<u8>;
+        let hay = if f
+            .iter()
+            .fold(false, |a, &b| a | matches!(b, b'\t' | b'\n' | b'\r'))
+        {
+            spaced = f.iter().map(|&b| norm(b)).collect();
+            &spaced[..]
         } else {
-            heap.resize(f.len(), 0);
-            &mut heap
+            f
         };
-        for (d, &b) in low.iter_mut().zip(f) {
-            *d = norm(b).to_ascii_lowercase();
-        }
         let mut best = None;
-        for m in ac.find_iter(&*low) {
+        for m in ac.find_iter(hay) {
             let (first, last) = (m.start(), m.end() - 1);
             if first > 0 {
                 let prev = norm(f[first - 1]) as char;
