@@ -129,14 +129,7 @@ fn quick_skip(buf: &[u8], t: usize, eof: bool) -> Quick {
                 // Two-byte characters (Cyrillic, NBSP, soft hyphen): never a
                 // digit or `@`, never a letter of a glued word. Skip the run.
                 let mut p = t + 6;
-                while buf.get(p) == Some(&b'%')
-                    && let (Some(h), Some(l)) = (
-                        buf.get(p + 1).copied().and_then(hex_val),
-                        buf.get(p + 2).copied().and_then(hex_val),
-                    )
-                    && (0xC2..=0xDF).contains(&((h << 4) | l))
-                    && pct_continuation(buf, p + 3)
-                {
+                while pct_two_byte_lead(buf, p) && pct_continuation(buf, p + 3) {
                     p += 6;
                 }
                 Quick::Skip(p, false)
@@ -234,8 +227,23 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
     Quick::Skip(last_end, false)
 }
 
+/// `%XX` at `i` with XX the lead byte of a two-byte UTF-8 character
+/// (0xC2 to 0xDF).
+#[inline(always)]
+fn pct_two_byte_lead(buf: &[u8], i: usize) -> bool {
+    matches!(
+        buf.get(i..i + 3),
+        Some(&[b'%', b'C' | b'c', b'2'..=b'9' | b'A'..=b'F' | b'a'..=b'f'])
+            | Some(&[
+                b'%',
+                b'D' | b'd',
+                b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f'
+            ])
+    )
+}
+
 /// `%XX` at `i` with XX a UTF-8 continuation byte (0x80 to 0xBF).
-#[inline]
+#[inline(always)]
 fn pct_continuation(buf: &[u8], i: usize) -> bool {
     matches!(
         buf.get(i..i + 3),
@@ -746,8 +754,14 @@ mod tests {
         for v in 0u8..=255 {
             for s in [format!("%{v:02X}"), format!("%{v:02x}")] {
                 assert_eq!(pct_continuation(s.as_bytes(), 0), v & 0xC0 == 0x80, "{s}");
+                assert_eq!(
+                    pct_two_byte_lead(s.as_bytes(), 0),
+                    (0xC2..=0xDF).contains(&v),
+                    "{s}"
+                );
             }
         }
+        assert!(!pct_two_byte_lead(b"%D", 0));
         assert!(!pct_continuation(b"%8", 0));
         assert!(!pct_continuation(b"%8G", 0));
         assert!(!pct_continuation(b"x%80", 0));
