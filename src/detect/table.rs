@@ -64,6 +64,7 @@ impl TableTracker {
 
     /// Reads the tags in `buf` from the tracker's position up to absolute
     /// offset `until`. `base` is the absolute offset of `buf[0]`.
+    #[inline]
     pub fn advance(
         &mut self,
         buf: &[u8],
@@ -77,6 +78,24 @@ impl TableTracker {
         if from >= to {
             return Advance::Done;
         }
+        // Outside a table, up to where no `<table` starts: nothing to read.
+        if !self.in_table && base + (to as u64) <= self.no_table_before {
+            self.pos = base + to as u64;
+            return Advance::Done;
+        }
+        self.read_tags(buf, base, from, to, eof, keywords)
+    }
+
+    #[inline(never)]
+    fn read_tags(
+        &mut self,
+        buf: &[u8],
+        base: u64,
+        from: usize,
+        to: usize,
+        eof: bool,
+        keywords: &KeywordIndex,
+    ) -> Advance {
         let mut next = from;
         while next < to {
             // Outside a table no tag matters until the next `<table`: jump.
