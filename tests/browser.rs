@@ -31,6 +31,12 @@ fn chromium() -> Option<&'static str> {
     }
 }
 
+/// Whether a DevTools error means the page was navigating away while asked.
+fn navigating(error: &serde_json::Value) -> bool {
+    let msg = error["error"]["message"].as_str().unwrap_or("");
+    msg.contains("navigated or closed") || msg.contains("execution context")
+}
+
 /// The DevTools connection of one page.
 struct Page {
     ws: tokio_tungstenite::WebSocketStream<
@@ -41,6 +47,18 @@ struct Page {
 
 impl Page {
     async fn call(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        match self.try_call(method, params).await {
+            Ok(v) => v,
+            Err(e) => panic!("{method}: {e}"),
+        }
+    }
+
+    /// One DevTools call; the protocol's error answer comes back as `Err`.
+    async fn try_call(
+        &mut self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, serde_json::Value> {
         self.next += 1;
         let id = self.next;
         let msg = serde_json::json!({"id": id, "method": method, "params": params});
@@ -54,8 +72,10 @@ impl Page {
             let Message::Text(t) = m else { continue };
             let v: serde_json::Value = serde_json::from_str(&t).unwrap();
             if v["id"] == id {
-                assert!(v.get("error").is_none(), "{method}: {v}");
-                return v["result"].clone();
+                return match v.get("error") {
+                    Some(_) => Err(v),
+                    None => Ok(v["result"].clone()),
+                };
             }
         }
     }
@@ -70,18 +90,45 @@ impl Page {
         r["result"]["value"].clone()
     }
 
-    /// Waits, bounded, until the page's text holds `needle`.
+    /// Runs `js` that starts a navigation (a click on a link or a submit
+    /// button). Should the page already be leaving when the answer is due,
+    /// the error says so and the action did happen.
+    async fn act(&mut self, js: &str) {
+        let r = self
+            .try_call("Runtime.evaluate", serde_json::json!({"expression": js}))
+            .await;
+        if let Err(e) = r
+            && !navigating(&e)
+        {
+            panic!("Runtime.evaluate: {e}");
+        }
+    }
+
+    /// Waits, bounded, until the page's text holds `needle`. A page that
+    /// is navigating away answers with an error ("Inspected target
+    /// navigated or closed", no execution context); that is "not yet", and
+    /// the next try reads the new page. Any other error fails the test.
     async fn wait_text(&mut self, needle: &str) -> String {
         let mut text = String::new();
         for _ in 0..100 {
-            text = self
-                .eval("document.readyState === 'complete' && document.body ? document.body.innerText : ''")
-                .await
-                .as_str()
-                .unwrap_or("")
-                .to_string();
-            if text.contains(needle) {
-                return text;
+            let r = self
+                .try_call(
+                    "Runtime.evaluate",
+                    serde_json::json!({
+                        "expression": "document.readyState === 'complete' && document.body ? document.body.innerText : ''",
+                        "returnByValue": true,
+                    }),
+                )
+                .await;
+            match r {
+                Ok(r) => {
+                    text = r["result"]["value"].as_str().unwrap_or("").to_string();
+                    if text.contains(needle) {
+                        return text;
+                    }
+                }
+                Err(e) if navigating(&e) => {}
+                Err(e) => panic!("Runtime.evaluate: {e}"),
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -173,20 +220,17 @@ async fn a_browser_meets_the_consent_block_and_the_masks() {
         page.eval("document.querySelector('#agree').checked").await,
         false
     );
-    page.eval("document.querySelector('#send').click(); true")
-        .await;
+    page.act("document.querySelector('#send').click()").await;
     let text = page.wait_text("Нужно ваше согласие").await;
     assert!(text.contains("не была отправлена"), "{text}");
     page.screenshot("form-without-consent.png").await;
 
     // Back to the form, consent ticked: through.
-    page.eval("document.querySelector('a[href=\"/feedback/\"]').click(); true")
+    page.act("document.querySelector('a[href=\"/feedback/\"]').click()")
         .await;
     page.wait_text("Обратная связь").await;
-    page.eval(
-        "document.querySelector('#agree').click(); document.querySelector('#send').click(); true",
-    )
-    .await;
+    page.act("document.querySelector('#agree').click(); document.querySelector('#send').click()")
+        .await;
     page.wait_text("Спасибо! Ваше сообщение отправлено.").await;
     page.screenshot("form-with-consent.png").await;
 
