@@ -375,7 +375,50 @@ fn unit_slow(buf: &[u8], pos: usize, eof: bool) -> Step {
             end: pos + 3,
         });
     }
+    if let Some(u) = plain_char(buf, pos).or_else(|| common_entity(buf, pos)) {
+        return Step::Unit(u);
+    }
     unit_layers(buf, pos, eof)
+}
+
+/// A visible non-ASCII character written plainly (a Cyrillic letter, `₽`,
+/// `№`), all its bytes in the buffer: the layers would read it as it is,
+/// normalised. Invisible characters are left to them.
+#[inline]
+fn plain_char(buf: &[u8], pos: usize) -> Option<Unit> {
+    let lead = *buf.get(pos)?;
+    let len = match lead {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => return None,
+    };
+    let bytes = buf.get(pos..pos + len)?;
+    let ch = std::str::from_utf8(bytes).ok()?.chars().next()?;
+    Some(Unit {
+        ch: normalize(ch)?,
+        start: pos,
+        end: pos + len,
+    })
+}
+
+/// `&nbsp;` and `&amp;`, the references HTML pages hold most, spelled
+/// plainly: a space and an `&`, as [`entity`] reads them.
+#[inline]
+fn common_entity(buf: &[u8], pos: usize) -> Option<Unit> {
+    let rest = buf.get(pos..)?;
+    let (ch, len) = if rest.starts_with(b"&nbsp;") {
+        (' ', 6)
+    } else if rest.starts_with(b"&amp;") {
+        ('&', 5)
+    } else {
+        return None;
+    };
+    Some(Unit {
+        ch,
+        start: pos,
+        end: pos + len,
+    })
 }
 
 #[inline(never)]
@@ -555,6 +598,29 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        /// The shortcuts of [`unit_at`] (plain characters, common
+        /// references, small escapes) read what the general layers read,
+        /// at every position of every text.
+        #[test]
+        fn unit_at_agrees_with_layers(
+            text in crate::detect::texts_of(vec![
+                "a", "1", " ", "&", "%", "\\", ";", "#", "&nbsp;", "&amp;", "&amp;#52;", "&nbsp",
+                "&ampx;", "&amp", "%26amp;", "&#52;", "%28", "%D0%A1", "С", "ё", "₽", "№",
+                "\u{a0}", "\u{ad}", "\u{200b}", "\u{2009}", "\u{2212}", "\u{ff11}", "\u{1d7ce}",
+                "\u{feff}", "😀",
+            ], 0..12),
+            eof in proptest::bool::ANY,
+        ) {
+            let buf = text.as_bytes();
+            for pos in 0..=buf.len() {
+                proptest::prop_assert_eq!(
+                    unit_at(buf, pos, eof),
+                    unit_layers(buf, pos, eof),
+                    "at {} of {:?}", pos, text
+                );
+            }
+        }
+
         /// Context windows decode, with their shortcuts, to exactly the
         /// units that [`unit_at`] reads one by one.
         #[test]
