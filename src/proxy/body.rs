@@ -2,7 +2,12 @@
 //! the scanner says no finding can start before them, masked in place
 //! first. Nothing is buffered beyond the scanner's window. A compressed
 //! body is decoded slice by slice, scanned, and encoded again.
+//!
+//! Clean bytes are not copied: the frames that came in go out as slices of
+//! themselves. Only a stretch with findings to act on is gathered into one
+//! buffer, to be masked in place.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -63,7 +68,10 @@ pub struct ScanBody {
     ctx: Ctx,
     inspector: Inspector,
     scanner: Scanner<Arc<Engine>>,
-    pending: BytesMut,
+    /// Bytes scanned but not released yet, as they came in.
+    held: VecDeque<Bytes>,
+    /// Bytes released beyond the one frame a call returns, to go out next.
+    out: VecDeque<Bytes>,
     released: u64,
     fed: u64,
     found: Vec<crate::detect::Finding>,
@@ -88,7 +96,8 @@ impl ScanBody {
             ctx,
             inspector,
             scanner,
-            pending: BytesMut::new(),
+            held: VecDeque::new(),
+            out: VecDeque::new(),
             released: 0,
             fed: 0,
             found: Vec::new(),
@@ -98,36 +107,69 @@ impl ScanBody {
         }
     }
 
-    /// Acts on new findings and returns the bytes that may go out.
+    /// Acts on new findings and returns the bytes that may go out. When
+    /// they span frames that came in apart, the first comes back and the
+    /// others wait in `out`; a body encoded again takes them as one.
     fn release(&mut self, upto: u64) -> Result<Option<Bytes>, BoxError> {
-        let v = self.inspector.act(
-            &self.state,
-            &self.ctx,
-            &self.found,
-            &mut self.pending,
-            self.released,
-        );
-        self.found.clear();
-        if let Some((policy, _)) = v.bulk.or(v.blocked.map(|p| (p, 0))) {
-            self.done = true;
-            return Err(Box::new(Aborted(policy)));
+        if !self.found.is_empty() {
+            // Masking needs the held bytes in one mutable buffer.
+            let mut all = BytesMut::with_capacity((self.fed - self.released) as usize);
+            for b in self.held.drain(..) {
+                all.extend_from_slice(&b);
+            }
+            let v =
+                self.inspector
+                    .act(&self.state, &self.ctx, &self.found, &mut all, self.released);
+            self.held.push_back(all.freeze());
+            self.found.clear();
+            if let Some((policy, _)) = v.bulk.or(v.blocked.map(|p| (p, 0))) {
+                self.done = true;
+                return Err(Box::new(Aborted(policy)));
+            }
         }
-        let n = (upto.min(self.fed) - self.released) as usize;
+        let mut n = (upto.min(self.fed) - self.released) as usize;
         if n == 0 {
             return Ok(None);
         }
         self.released += n as u64;
-        Ok(Some(self.pending.split_to(n).freeze()))
+        let mut parts = Vec::new();
+        while n > 0 {
+            let Some(front) = self.held.front_mut() else {
+                break;
+            };
+            if front.len() <= n {
+                n -= front.len();
+                parts.extend(self.held.pop_front());
+            } else {
+                parts.push(front.split_to(n));
+                n = 0;
+            }
+        }
+        let mut parts = parts.into_iter().filter(|b| !b.is_empty());
+        let first = parts.next();
+        if self.codec.is_some() {
+            let rest: Vec<Bytes> = parts.collect();
+            if rest.is_empty() {
+                return Ok(first);
+            }
+            let mut all = BytesMut::from(first.unwrap_or_default());
+            for b in rest {
+                all.extend_from_slice(&b);
+            }
+            return Ok(Some(all.freeze()));
+        }
+        self.out.extend(parts);
+        Ok(first)
     }
 
     /// Scans decoded bytes and returns what may go out, encoded again
     /// when the body is compressed.
-    fn scan(&mut self, data: &[u8]) -> Result<Option<Bytes>, BoxError> {
+    fn scan(&mut self, data: Bytes) -> Result<Option<Bytes>, BoxError> {
         let t = Instant::now();
-        self.scanner.feed(data, &mut self.found);
+        self.scanner.feed(&data, &mut self.found);
         self.scan_time += t.elapsed();
-        self.pending.extend_from_slice(data);
         self.fed += data.len() as u64;
+        self.held.push_back(data);
         let settled = self.scanner.settled();
         let out = self.release(settled)?;
         self.encode(out)
@@ -193,7 +235,7 @@ impl ScanBody {
         }
         let slice = c.input.split_to(c.input.len().min(SLICE));
         Some(match c.decoder.push(&slice) {
-            Ok(d) => self.scan(&d),
+            Ok(d) => self.scan(d.into()),
             Err(e) => Err(self.undecodable(e.reason())),
         })
     }
@@ -203,7 +245,7 @@ impl ScanBody {
         let mut first = None;
         if let Some(c) = self.codec.as_mut() {
             match c.decoder.finish() {
-                Ok(d) => first = self.scan(&d)?,
+                Ok(d) => first = self.scan(d.into())?,
                 Err(e) => return Err(self.undecodable(e.reason())),
             }
         }
@@ -245,6 +287,9 @@ impl Body for ScanBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         loop {
+            if let Some(b) = this.out.pop_front() {
+                return Poll::Ready(Some(Ok(Frame::data(b))));
+            }
             if this.done {
                 return Poll::Ready(this.trailers.take().map(|t| Ok(Frame::trailers(t))));
             }
@@ -257,7 +302,7 @@ impl Body for ScanBody {
                                 c.input = data;
                                 continue;
                             }
-                            None => this.scan(&data),
+                            None => this.scan(data),
                         },
                         Err(frame) => {
                             if let Ok(t) = frame.into_trailers() {
