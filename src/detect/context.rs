@@ -406,16 +406,8 @@ impl RawGate {
     /// Whether a keyword may stand in `buf[from..pos]`, within its field.
     pub fn may_match(&self, buf: &[u8], from: usize, pos: usize) -> bool {
         let Some(ac) = &self.0 else { return false };
-        if let Some(start) = plain_field_start(buf, from, pos) {
-            return ac.is_match(&buf[start..pos]);
-        }
-        // The field lies within the window: no keyword in the window, none
-        // in the field. Windows of text (Russian HTML) mostly hold none,
-        // and the general field start costs more than this test.
-        if !ac.is_match(&buf[from..pos]) {
-            return false;
-        }
-        let start = field_start(buf, from, pos);
+        let start =
+            plain_field_start(buf, from, pos).unwrap_or_else(|| field_start(buf, from, pos));
         ac.is_match(&buf[start..pos])
     }
 }

@@ -635,28 +635,25 @@ impl<E: std::ops::Deref<Target = Engine>> Scanner<E> {
         if self.done {
             return;
         }
-        if self.buf.is_empty() {
-            // Nothing carried over: scan the chunk where it lies and keep
-            // only the tail a pass may read again.
-            self.passes
-                .run(&self.engine, chunk, self.base, false, &mut self.pending);
-            self.release(out);
-            let drop = (self.keep_from() - self.base) as usize;
-            self.buf.extend_from_slice(&chunk[drop..]);
-            self.base += drop as u64;
-            return;
+        // Nothing carried over: scan the chunk where it lies, and keep only
+        // the tail a pass may read again.
+        let in_place = self.buf.is_empty();
+        if !in_place {
+            self.buf.extend_from_slice(chunk);
         }
-        self.buf.extend_from_slice(chunk);
+        let data = if in_place { chunk } else { &self.buf[..] };
         self.passes
-            .run(&self.engine, &self.buf, self.base, false, &mut self.pending);
+            .run(&self.engine, data, self.base, false, &mut self.pending);
         self.release(out);
         // Drop what no pass will read again.
         let keep_from = self.keep_from();
         let drop = (keep_from - self.base) as usize;
-        if drop > 0 {
+        if in_place {
+            self.buf.extend_from_slice(&chunk[drop..]);
+        } else if drop > 0 {
             self.buf.drain(..drop);
-            self.base = keep_from;
         }
+        self.base = keep_from;
     }
 
     /// The first absolute offset a pass may still read.
