@@ -361,25 +361,24 @@ pub fn unit_at(buf: &[u8], pos: usize, eof: bool) -> Step {
 /// with a small stack frame; everything else in [`unit_layers`].
 #[inline(never)]
 fn unit_slow(buf: &[u8], pos: usize, eof: bool) -> Step {
-    let quick = match buf.get(pos) {
-        Some(b'%') => pct_ascii(buf, pos).map(|ch| Unit {
-            ch,
-            start: pos,
-            end: pos + 3,
-        }),
-        Some(b'&') if literal_amp(buf, pos) => Some(Unit {
+    if literal_amp(buf, pos) {
+        return Step::Unit(Unit {
             ch: '&',
             start: pos,
             end: pos + 1,
-        }),
-        Some(b'&') => common_entity(buf, pos),
-        Some(0x80..) => plain_char(buf, pos),
-        _ => None,
-    };
-    match quick {
-        Some(u) => Step::Unit(u),
-        None => unit_layers(buf, pos, eof),
+        });
     }
+    if let Some(ch) = pct_ascii(buf, pos) {
+        return Step::Unit(Unit {
+            ch,
+            start: pos,
+            end: pos + 3,
+        });
+    }
+    if let Some(u) = plain_char(buf, pos).or_else(|| common_entity(buf, pos)) {
+        return Step::Unit(u);
+    }
+    unit_layers(buf, pos, eof)
 }
 
 /// A visible non-ASCII character written plainly (a Cyrillic letter, `₽`,
