@@ -80,24 +80,29 @@ impl Page {
         }
     }
 
-    async fn eval(&mut self, js: &str) -> serde_json::Value {
+    /// Evaluates `js` in the page: its value, or DevTools' error answer.
+    async fn try_eval(&mut self, js: &str) -> Result<serde_json::Value, serde_json::Value> {
         let r = self
-            .call(
+            .try_call(
                 "Runtime.evaluate",
                 serde_json::json!({"expression": js, "returnByValue": true}),
             )
-            .await;
-        r["result"]["value"].clone()
+            .await?;
+        Ok(r["result"]["value"].clone())
+    }
+
+    async fn eval(&mut self, js: &str) -> serde_json::Value {
+        match self.try_eval(js).await {
+            Ok(v) => v,
+            Err(e) => panic!("Runtime.evaluate: {e}"),
+        }
     }
 
     /// Runs `js` that starts a navigation (a click on a link or a submit
     /// button). Should the page already be leaving when the answer is due,
     /// the error says so and the action did happen.
     async fn act(&mut self, js: &str) {
-        let r = self
-            .try_call("Runtime.evaluate", serde_json::json!({"expression": js}))
-            .await;
-        if let Err(e) = r
+        if let Err(e) = self.try_eval(js).await
             && !navigating(&e)
         {
             panic!("Runtime.evaluate: {e}");
@@ -111,18 +116,10 @@ impl Page {
     async fn wait_text(&mut self, needle: &str) -> String {
         let mut text = String::new();
         for _ in 0..100 {
-            let r = self
-                .try_call(
-                    "Runtime.evaluate",
-                    serde_json::json!({
-                        "expression": "document.readyState === 'complete' && document.body ? document.body.innerText : ''",
-                        "returnByValue": true,
-                    }),
-                )
-                .await;
-            match r {
-                Ok(r) => {
-                    text = r["result"]["value"].as_str().unwrap_or("").to_string();
+            let js = "document.readyState === 'complete' && document.body ? document.body.innerText : ''";
+            match self.try_eval(js).await {
+                Ok(v) => {
+                    text = v.as_str().unwrap_or("").to_string();
                     if text.contains(needle) {
                         return text;
                     }

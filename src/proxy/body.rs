@@ -113,10 +113,7 @@ impl ScanBody {
     fn release(&mut self, upto: u64) -> Result<Option<Bytes>, BoxError> {
         if !self.found.is_empty() {
             // Masking needs the held bytes in one mutable buffer.
-            let mut all = BytesMut::with_capacity((self.fed - self.released) as usize);
-            for b in self.held.drain(..) {
-                all.extend_from_slice(&b);
-            }
+            let mut all = concat(self.held.drain(..));
             let v =
                 self.inspector
                     .act(&self.state, &self.ctx, &self.found, &mut all, self.released);
@@ -132,34 +129,25 @@ impl ScanBody {
             return Ok(None);
         }
         self.released += n as u64;
-        let mut parts = Vec::new();
+        // `out` is empty here: `poll_frame` sends it all before reading on.
         while n > 0 {
             let Some(front) = self.held.front_mut() else {
                 break;
             };
-            if front.len() <= n {
-                n -= front.len();
-                parts.extend(self.held.pop_front());
+            let part = if front.len() <= n {
+                self.held.pop_front().unwrap_or_default()
             } else {
-                parts.push(front.split_to(n));
-                n = 0;
+                front.split_to(n)
+            };
+            n -= part.len();
+            if !part.is_empty() {
+                self.out.push_back(part);
             }
         }
-        let mut parts = parts.into_iter().filter(|b| !b.is_empty());
-        let first = parts.next();
         if self.codec.is_some() {
-            let rest: Vec<Bytes> = parts.collect();
-            if rest.is_empty() {
-                return Ok(first);
-            }
-            let mut all = BytesMut::from(first.unwrap_or_default());
-            for b in rest {
-                all.extend_from_slice(&b);
-            }
-            return Ok(Some(all.freeze()));
+            return Ok(join(self.out.drain(..)));
         }
-        self.out.extend(parts);
-        Ok(first)
+        Ok(self.out.pop_front())
     }
 
     /// Scans decoded bytes and returns what may go out, encoded again
@@ -250,14 +238,7 @@ impl ScanBody {
             }
         }
         let rest = self.end()?;
-        Ok(match (first, rest) {
-            (Some(a), Some(b)) => {
-                let mut all = BytesMut::from(&a[..]);
-                all.extend_from_slice(&b);
-                Some(all.freeze())
-            }
-            (a, b) => a.or(b),
-        })
+        Ok(join(first.into_iter().chain(rest)))
     }
 
     fn finish_metrics(&self) {
@@ -274,6 +255,24 @@ impl ScanBody {
             .scanned_bytes
             .get_or_create(&flow)
             .inc_by(self.fed);
+    }
+}
+
+/// The bytes of `parts` in one buffer.
+fn concat(parts: impl Iterator<Item = Bytes>) -> BytesMut {
+    let mut all = BytesMut::new();
+    for b in parts {
+        all.extend_from_slice(&b);
+    }
+    all
+}
+
+/// `parts` as one piece: a single part as it is, more copied together.
+fn join(mut parts: impl Iterator<Item = Bytes>) -> Option<Bytes> {
+    let first = parts.next()?;
+    match parts.next() {
+        None => Some(first),
+        Some(second) => Some(concat([first, second].into_iter().chain(parts)).freeze()),
     }
 }
 
