@@ -383,7 +383,7 @@ fn raw_forms(kw: &str) -> Vec<String> {
 /// keyword can make reportable. Keywords hidden behind other encodings
 /// than plain, percent, JSON or decimal references are not seen.
 #[derive(Clone, Debug)]
-pub struct RawGate(Option<AhoCorasick>);
+pub struct RawGate(Option<(AhoCorasick, Option<Prefixes>)>);
 
 impl RawGate {
     pub fn new<'a>(keywords: impl Iterator<Item = &'a String>) -> Result<RawGate, String> {
@@ -394,22 +394,167 @@ impl RawGate {
         if pats.is_empty() {
             return Ok(RawGate(None));
         }
+        let prefixes = Prefixes::new(&pats);
         AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .kind(Some(AhoCorasickKind::DFA))
             .prefilter(false)
             .build(&pats)
-            .map(|ac| RawGate(Some(ac)))
+            .map(|ac| RawGate(Some((ac, prefixes))))
             .map_err(|e| format!("cannot compile keywords: {e}"))
     }
 
     /// Whether a keyword may stand in `buf[from..pos]`, within its field.
     pub fn may_match(&self, buf: &[u8], from: usize, pos: usize) -> bool {
-        let Some(ac) = &self.0 else { return false };
-        let start =
-            plain_field_start(buf, from, pos).unwrap_or_else(|| field_start(buf, from, pos));
+        let Some((ac, prefixes)) = &self.0 else {
+            return false;
+        };
+        // A field of plain ASCII is found at once and is short: the
+        // automaton reads it. Otherwise most windows start no keyword
+        // anywhere, and then the field (inside the window) needs no finding.
+        let start = match plain_field_start(buf, from, pos) {
+            Some(start) => start,
+            None if prefixes.as_ref().is_some_and(|p| !p.any(&buf[from..pos])) => return false,
+            None => field_start(buf, from, pos),
+        };
         ac.is_match(&buf[start..pos])
     }
+}
+
+/// A necessary test for a [`RawGate`], in two steps. Every raw form's
+/// first two bytes, ASCII case folded, are a short list of pairs found in
+/// sixteen positions at once; a position with such a pair is then looked
+/// up by its first four bytes (three for a three-byte form) in bit sets
+/// of hashed prefixes. A window with no position through both steps
+/// starts no keyword; one with such a position goes on to the automaton.
+/// Folding sets bit 5 of every byte: a superset of what the automaton's
+/// ASCII case-insensitivity matches, so the test never misses.
+#[derive(Clone, Debug)]
+struct Prefixes {
+    /// Folded first pairs, when there are few enough for SIMD tests.
+    pairs: Option<Vec<[u8; 2]>>,
+    four: Box<[u64]>,
+    three: Box<[u64]>,
+}
+
+/// Bits of a slot in a prefix set: 64 Ki bits, 8 KiB per set.
+const PREFIX_BITS: u32 = 16;
+/// More first pairs than this are not tested with SIMD.
+const MAX_PAIRS: usize = 24;
+
+impl Prefixes {
+    /// `None` when a form is shorter than three bytes: every window may
+    /// start it.
+    fn new(pats: &[String]) -> Option<Prefixes> {
+        let words = 1 << (PREFIX_BITS - 6);
+        let mut four = vec![0u64; words].into_boxed_slice();
+        let mut three = vec![0u64; words].into_boxed_slice();
+        let mut pairs = Vec::new();
+        for p in pats.iter().map(|p| p.as_bytes()) {
+            match p.len() {
+                0..=2 => return None,
+                3 => set_bit(&mut three, slot3(key3(p[0], p[1], p[2]))),
+                _ => set_bit(&mut four, slot4(key4(p[0], p[1], p[2], p[3]))),
+            }
+            let pair = [p[0] | 0x20, p[1] | 0x20];
+            if !pairs.contains(&pair) {
+                pairs.push(pair);
+            }
+        }
+        Some(Prefixes {
+            pairs: (pairs.len() <= MAX_PAIRS).then_some(pairs),
+            four,
+            three,
+        })
+    }
+
+    /// Whether some position of `w` starts bytes found in the sets.
+    #[inline(never)]
+    fn any(&self, w: &[u8]) -> bool {
+        match &self.pairs {
+            Some(pairs) if w.len() >= 17 => {
+                let mut j = 0;
+                loop {
+                    let at = j.min(w.len() - 17);
+                    let mut m = pair_mask(w, at, pairs);
+                    while m != 0 {
+                        if self.starts(w, at + m.trailing_zeros() as usize) {
+                            return true;
+                        }
+                        m &= m - 1;
+                    }
+                    if at + 17 >= w.len() {
+                        return false;
+                    }
+                    j += 16;
+                }
+            }
+            _ => (0..w.len()).any(|i| self.starts(w, i)),
+        }
+    }
+
+    /// Whether the bytes at `i` are in a prefix set.
+    #[inline]
+    fn starts(&self, w: &[u8], i: usize) -> bool {
+        match w.get(i..) {
+            Some(&[a, b, c, d, ..]) => {
+                get_bit(&self.four, slot4(key4(a, b, c, d)))
+                    || get_bit(&self.three, slot3(key3(a, b, c)))
+            }
+            Some(&[a, b, c]) => get_bit(&self.three, slot3(key3(a, b, c))),
+            _ => false,
+        }
+    }
+}
+
+/// Bit `k` is set when the folded bytes at `at + k` and `at + k + 1` are
+/// one of `pairs`. Reads `w[at..at + 17]`.
+#[inline]
+fn pair_mask(w: &[u8], at: usize, pairs: &[[u8; 2]]) -> u32 {
+    use wide::u8x16;
+    let load = |i: usize| {
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&w[i..i + 16]);
+        u8x16::new(b) | u8x16::splat(0x20)
+    };
+    let (v0, v1) = (load(at), load(at + 1));
+    let mut hits = u8x16::splat(0);
+    for &[a, b] in pairs {
+        hits |= v0.simd_eq(u8x16::splat(a)) & v1.simd_eq(u8x16::splat(b));
+    }
+    hits.to_bitmask()
+}
+
+/// Three bytes, ASCII case folded, as one number.
+#[inline]
+fn key3(a: u8, b: u8, c: u8) -> u32 {
+    let fold = |x: u8| u32::from(x | 0x20);
+    fold(a) | (fold(b) << 8) | (fold(c) << 16)
+}
+
+/// Four bytes, ASCII case folded, as one number.
+#[inline]
+fn key4(a: u8, b: u8, c: u8, d: u8) -> u32 {
+    key3(a, b, c) | (u32::from(d | 0x20) << 24)
+}
+
+#[inline]
+fn slot4(k: u32) -> usize {
+    (k.wrapping_mul(0x9E37_79B1) >> (32 - PREFIX_BITS)) as usize
+}
+
+#[inline]
+fn slot3(k: u32) -> usize {
+    (k.wrapping_mul(0x85EB_CA77) >> (32 - PREFIX_BITS)) as usize
+}
+
+fn set_bit(set: &mut [u64], i: usize) {
+    set[i / 64] |= 1 << (i % 64);
+}
+
+#[inline]
+fn get_bit(set: &[u64], i: usize) -> bool {
+    set[i / 64] & (1 << (i % 64)) != 0
 }
 
 /// A percent-encoded `"`, in every JSON boundary of [`reverse_finders`].
@@ -555,6 +700,71 @@ mod tests {
             near("<th>СНИЛС</th><td>"),
             Some(Cue::Builtin(Builtin::Snils))
         );
+    }
+
+    /// The gate of the default date and diagnosis keywords.
+    fn default_gate() -> RawGate {
+        let kws: Vec<String> = [
+            "дата рождения",
+            "датарождения",
+            "рожд",
+            "birth",
+            "dob",
+            "д.р.",
+            "диагноз",
+            "мкб",
+            "diagnosis",
+            "icd",
+            "mkb",
+        ]
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+        RawGate::new(kws.iter()).unwrap()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        /// The prefix test before the automaton never turns a window down
+        /// that the automaton, run on the field alone, would accept.
+        #[test]
+        fn raw_gate_prefilter_never_misses(
+            text in crate::detect::texts_of(vec![
+                "дата рождения", "ДАТА", "Рожд", "рожд", "РОЖД", "birth", "BiRtH", "dob", "DoB",
+                "icd", "ICD", "mkb", "МКБ", "мкб", "диагноз", "Диагноз", "диагностика", "д.р.",
+                "Д.Р.", "%D0%B4%D0%B8", "%d1%80%d0%be%d0%b6%d0%b4", "+", "\\u0434\\u0438\\u0430",
+                "&#1076;&#1080;", "&#1084;&#1082;&#1073;", "д", "и", "а", "р", "о", "ж", "м", "к",
+                "б", "d", "o", "b", "i", "c", "m", "k", " ", "&", "&amp;", ",", ">", "</td>",
+                "\"", "x", "1", "\u{0}", "\u{20}", "%", "\\",
+            ], 0..20),
+        ) {
+            let g = default_gate();
+            let Some((ac, _)) = &g.0 else { panic!("no automaton") };
+            let buf = text.as_bytes();
+            for pos in (0..=buf.len()).filter(|&p| text.is_char_boundary(p)) {
+                let from = pos.saturating_sub(SHORT_WINDOW);
+                let start = plain_field_start(buf, from, pos)
+                    .unwrap_or_else(|| field_start(buf, from, pos));
+                let want = ac.is_match(&buf[start..pos]);
+                proptest::prop_assert_eq!(g.may_match(buf, from, pos), want, "{:?} at {}", text, pos);
+            }
+        }
+    }
+
+    #[test]
+    fn raw_gate_prefilter_turns_plain_windows_down() {
+        let g = default_gate();
+        let Some((_, Some(p))) = &g.0 else {
+            panic!("no prefix test")
+        };
+        assert!(p.pairs.as_ref().is_some_and(|v| v.len() <= MAX_PAIRS));
+        let w = "приём отделение</a></h3><span class=\"date\">".as_bytes();
+        assert!(!p.any(w));
+        let w = "Дата рождения</a></h3><span class=\"date\">".as_bytes();
+        assert!(p.any(w));
+        // A form shorter than three bytes leaves every window to the automaton.
+        let g = RawGate::new(["ab".to_string()].iter()).unwrap();
+        assert!(matches!(&g.0, Some((_, None))));
     }
 
     #[test]
