@@ -97,7 +97,7 @@ impl Default for Island {
 pub struct NeedMore;
 
 /// Checks for a `+` written in any encoding right before `pos`.
-fn plus_before(buf: &[u8], lo: usize, pos: usize) -> Option<usize> {
+pub(super) fn plus_before(buf: &[u8], lo: usize, pos: usize) -> Option<usize> {
     const FORMS: [&[u8]; 9] = [
         b"+", b"%2B", b"%2b", b"&#43;", b"&#x2B;", b"&#x2b;", b"&plus;", b"\\u002B", b"\\u002b",
     ];
@@ -142,7 +142,7 @@ fn icd_letter_before(buf: &[u8], lo: usize, pos: usize) -> Option<usize> {
 
 /// Recognises a connector word between passport series and number
 /// («номер», `N`, `No`) at `pos`. Returns its raw end.
-fn connector(buf: &[u8], pos: usize, eof: bool) -> Result<Option<usize>, ()> {
+pub(super) fn connector(buf: &[u8], pos: usize, eof: bool) -> Result<Option<usize>, ()> {
     let mut word = ['\0'; 6];
     let mut n = 0;
     let mut p = pos;
@@ -173,7 +173,7 @@ fn connector(buf: &[u8], pos: usize, eof: bool) -> Result<Option<usize>, ()> {
 /// Recognises the jump between the series and number fields of a passport
 /// split across JSON fields: `", "number": "` (any key with «number» or
 /// «номер» in it). `pos` is at the closing quote of the series.
-fn field_jump(buf: &[u8], pos: usize, eof: bool) -> Result<Option<usize>, ()> {
+pub(super) fn field_jump(buf: &[u8], pos: usize, eof: bool) -> Result<Option<usize>, ()> {
     // States: 0 closing quote, 1 comma, 2 opening key quote, 3 key,
     // 4 colon, 5 value quote.
     let mut state = 0;

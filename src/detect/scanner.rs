@@ -96,12 +96,16 @@ fn next_trigger(buf: &[u8], from: usize) -> Option<usize> {
 }
 
 /// What the hot loop can tell about a trigger without decoding it.
+#[derive(Debug, PartialEq)]
 enum Quick {
     /// Nothing to see: resume at this offset, with this `prev_word`.
     Skip(usize, bool),
     NeedMore,
     /// Decode and look.
     Decode,
+    /// An island that can only read as a date (eight digits in three
+    /// groups or more, no capital before it), ending at this offset.
+    Date(usize),
 }
 
 /// Cheap checks at a trigger byte. A plain digit run shorter than any
@@ -216,13 +220,38 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
             pending += 1;
             p = u.end;
         } else if digits == 4 && (c.is_alphabetic() || c == '"') {
-            return Quick::Decode;
+            // Four digits may be a passport series, joined to its number by
+            // a connector word or a JSON field jump: ask the walker's own
+            // tests (a letter glued to the digits or a quote after a
+            // separator joins nothing).
+            let glued = pending == 0 && c.is_ascii_alphabetic();
+            let jump = if c == '"' {
+                if pending > 0 {
+                    break;
+                }
+                numbers::field_jump(buf, p, eof).map(|j| j.is_some())
+            } else if glued {
+                break;
+            } else {
+                numbers::connector(buf, p, eof).map(|j| j.is_some())
+            };
+            match jump {
+                Err(()) => return Quick::NeedMore,
+                Ok(true) => return Quick::Decode,
+                Ok(false) => break,
+            }
         } else {
             break;
         }
     }
     if !numbers::too_short(digits as usize, groups as usize) {
-        return Quick::Decode;
+        // Eight digits in three groups or more can only be a date: it
+        // counts after a keyword, which is cheaper to test than the walk.
+        return if digits < 10 {
+            Quick::Date(last_end)
+        } else {
+            Quick::Decode
+        };
     }
     Quick::Skip(last_end, false)
 }
@@ -383,6 +412,13 @@ impl Passes {
                 }
                 Quick::NeedMore => break,
                 Quick::Decode => {}
+                Quick::Date(end) => {
+                    if !self.date_may_count(e, buf, base, t, eof) {
+                        self.builtin.prev_word = false;
+                        pos = end;
+                        continue;
+                    }
+                }
             }
             let u = match unit_at(buf, t, eof) {
                 Step::NeedMore => break,
@@ -434,6 +470,34 @@ impl Passes {
             .builtin
             .table
             .advance(buf, base, self.builtin.cursor, eof, &e.keywords);
+    }
+
+    /// Whether a date island at digit `t` can be reported: dates count only
+    /// after their keywords, in the text before them or in the header of
+    /// their table column. `false` is exactly what [`Passes::island`]
+    /// would conclude; `true` sends the island there.
+    fn date_may_count(&mut self, e: &Engine, buf: &[u8], base: u64, t: usize, eof: bool) -> bool {
+        if !e.builtins[Builtin::BirthDate.index()].enabled {
+            return false;
+        }
+        if let Advance::NeedMore =
+            self.builtin
+                .table
+                .advance(buf, base, base + t as u64, eof, &e.keywords)
+        {
+            return true;
+        }
+        let by_column = matches!(
+            self.builtin.table.current(),
+            Some((
+                super::context::Cue::Builtin(Builtin::BirthDate | Builtin::Diagnosis),
+                _
+            ))
+        );
+        let ctx_pos = numbers::plus_before(buf, 0, t).unwrap_or(t);
+        by_column
+            || e.short_gate
+                .may_match(buf, ctx_pos.saturating_sub(SHORT_WINDOW), ctx_pos)
     }
 
     /// Handles the island starting at digit `t`.
@@ -737,6 +801,19 @@ mod tests {
         (!any).then_some(isl.end)
     }
 
+    /// Where the full walk from the digit `t` ends, and the formats of
+    /// every reading of its island.
+    fn full_walk_readings(buf: &[u8], t: usize) -> (usize, Vec<Format>) {
+        let mut isl = Island::default();
+        let prev_word = t > 0 && is_word_byte(buf[t - 1]);
+        assert!(numbers::walk(buf, 0, t, true, prev_word, &mut isl).is_ok());
+        let mut formats = Vec::new();
+        for i in 0..isl.n {
+            numbers::readings(&isl, i, 26, &mut |r| formats.push(r.format));
+        }
+        (isl.end, formats)
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
         /// Every island the quick walk skips, the full walk skips too, and
@@ -749,13 +826,25 @@ mod tests {
                 "№", "&nbsp;", "&#8209;", "%20", "%2D", "\\u0020", "\u{a0}", "\u{200b}",
                 "\u{ff11}", "&amp;", "&", "%", "\\", "\"", ",", "a", "N", "C", "номер",
                 "н", "д", "₽", "\n", "\t", "<td>", "&#49;", "%31", "@", "_",
+                "\", \"number\": \"", "\",\"nomer\":\"", "\", \"city\": \"", "12.05.", "2024", "No", "г.",
             ], 1..24),
         ) {
             let buf = text.as_bytes();
             for t in (0..buf.len()).filter(|&i| buf[i].is_ascii_digit()) {
-                if let Quick::Skip(end, word) = short_island(buf, t, true) {
-                    proptest::prop_assert!(!word);
-                    proptest::prop_assert_eq!(full_walk_skips(buf, t), Some(end), "{:?} at {}", text, t);
+                match short_island(buf, t, true) {
+                    Quick::Skip(end, word) => {
+                        proptest::prop_assert!(!word);
+                        proptest::prop_assert_eq!(full_walk_skips(buf, t), Some(end), "{:?} at {}", text, t);
+                    }
+                    Quick::Date(end) => {
+                        let (walk_end, formats) = full_walk_readings(buf, t);
+                        proptest::prop_assert_eq!(walk_end, end, "{:?} at {}", text, t);
+                        proptest::prop_assert!(
+                            formats.iter().all(|f| f.builtin() == Builtin::BirthDate),
+                            "{:?} at {}: {:?}", text, t, formats
+                        );
+                    }
+                    Quick::Decode | Quick::NeedMore => {}
                 }
             }
         }
