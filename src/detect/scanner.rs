@@ -205,11 +205,13 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
                 groups += 1;
             }
             pending = 0;
-            digits += 1;
+            // This group's plain digits, at once.
+            let more = buf[u.end..].iter().take_while(|b| b.is_ascii_digit()).count();
+            digits += 1 + more as u32;
             if digits >= 10 {
                 return Quick::Decode;
             }
-            p = u.end;
+            p = u.end + more;
             last_end = p;
             continue;
         }
