@@ -177,6 +177,15 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
     let mut groups = 1u32;
     let mut pending = 0u8;
     let mut last_end = p;
+    // Groups joined across a `/` read only as a date, so every other
+    // identifier lies in one stretch with no `/`: its digits so far, and
+    // whether a `/` stands in the separator being read.
+    let mut stretch = digits;
+    let mut slash = false;
+    // The lengths of the last three groups: a date is three groups of
+    // eight digits.
+    let mut last3 = [0u32, 0, digits];
+    let mut may_be_date = false;
     if digits >= 10 {
         // One long group: longer than any identifier (twenty digits), and
         // one island (the walker stops at 48), it reads as nothing when
@@ -201,25 +210,43 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
         };
         let c = u.ch;
         if c.is_ascii_digit() {
+            // This group's plain digits, at once.
+            let n = 1 + buf[u.end..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count() as u32;
             if pending > 0 {
                 groups += 1;
+                if slash {
+                    stretch = 0;
+                }
+                last3 = [last3[1], last3[2], n];
+            } else {
+                last3[2] += n;
             }
+            may_be_date |= groups >= 3 && last3.iter().sum::<u32>() == 8;
             pending = 0;
-            // This group's plain digits, at once.
-            let more = buf[u.end..].iter().take_while(|b| b.is_ascii_digit()).count();
-            digits += 1 + more as u32;
-            if digits >= 10 {
+            slash = false;
+            digits += n;
+            stretch += n;
+            p = u.end + n as usize - 1;
+            last_end = p;
+            // Past the walker's own bounds the islands differ: let it walk.
+            if stretch >= 10
+                || groups as usize >= numbers::MAX_GROUPS
+                || digits as usize >= numbers::MAX_DIGITS
+                || p - t >= numbers::MAX_RAW / 2
+            {
                 return Quick::Decode;
             }
-            p = u.end + more;
-            last_end = p;
             continue;
         }
-        if numbers::separator(c).is_some() {
+        if let Some(bits) = numbers::separator(c) {
             if pending == MAX_SEP_UNITS {
                 break;
             }
             pending += 1;
+            slash |= bits == numbers::sep::SLASH;
             p = u.end;
         } else if digits == 4 && (c.is_alphabetic() || c == '"') {
             // Four digits may be a passport series, joined to its number by
@@ -246,14 +273,16 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
             break;
         }
     }
-    if !numbers::too_short(digits as usize, groups as usize) {
-        // Eight digits in three groups or more can only be a date: it
-        // counts after a keyword, which is cheaper to test than the walk.
-        return if digits < 10 {
-            Quick::Date(last_end)
-        } else {
-            Quick::Decode
-        };
+    // Ten digits or more here were all split by `/`: only dates remain.
+    let date = if digits >= 10 {
+        may_be_date
+    } else {
+        !numbers::too_short(digits as usize, groups as usize)
+    };
+    if date {
+        // A date counts only after a keyword, which is cheaper to test
+        // than the walk.
+        return Quick::Date(last_end);
     }
     Quick::Skip(last_end, false)
 }
@@ -828,7 +857,8 @@ mod tests {
                 "№", "&nbsp;", "&#8209;", "%20", "%2D", "\\u0020", "\u{a0}", "\u{200b}",
                 "\u{ff11}", "&amp;", "&", "%", "\\", "\"", ",", "a", "N", "C", "номер",
                 "н", "д", "₽", "\n", "\t", "<td>", "&#49;", "%31", "@", "_",
-                "\", \"number\": \"", "\",\"nomer\":\"", "\", \"city\": \"", "12.05.", "2024", "No", "г.",
+                "\", \"number\": \"", "\",\"nomer\":\"", "\", \"city\": \"", "12.05.", "2024", "No", "г.", "/12/05/1980/",
+                "/400/85707213.", "12/", "/", "//",
             ], 1..24),
         ) {
             let buf = text.as_bytes();
