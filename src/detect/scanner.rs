@@ -528,7 +528,7 @@ impl Passes {
         let ctx_pos = numbers::plus_before(buf, 0, t).unwrap_or(t);
         by_column
             || e.short_gate
-                .may_match(buf, ctx_pos.saturating_sub(SHORT_WINDOW), ctx_pos)
+                .may_match_text(buf, ctx_pos.saturating_sub(SHORT_WINDOW), ctx_pos)
     }
 
     /// Handles the island starting at digit `t`.
