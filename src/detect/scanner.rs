@@ -172,6 +172,10 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
     }
     // The first group's plain digits, at once.
     let run = buf[t..].iter().take_while(|b| b.is_ascii_digit()).count();
+    // Most short runs end at a byte that ends any island: `<`, `"`, `:`.
+    if run < 10 && buf.get(t + run).is_some_and(|&b| ENDS_ISLAND[b as usize]) {
+        return Quick::Skip(t + run, false);
+    }
     let mut p = t + run;
     let mut digits = run as u32;
     let mut groups = 1u32;
@@ -286,6 +290,38 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
     }
     Quick::Skip(last_end, false)
 }
+
+/// Plain ASCII bytes that end an island when they follow its first digit
+/// run: no digit, separator, escape or quote (a JSON field jump after four
+/// digits). A Latin letter there is glued to the digits, which joins
+/// nothing.
+const ENDS_ISLAND: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x80 {
+        let c = b as u8;
+        t[b] = !(c.is_ascii_digit()
+            || matches!(
+                c,
+                b' ' | b'-'
+                    | b'('
+                    | b')'
+                    | b'+'
+                    | b'.'
+                    | b'/'
+                    | b'#'
+                    | b'\t'
+                    | b'\n'
+                    | b'\r'
+                    | b'%'
+                    | b'&'
+                    | b'\\'
+                    | b'"'
+            ));
+        b += 1;
+    }
+    t
+};
 
 /// `%XX` at `i` with XX the lead byte of a two-byte UTF-8 character
 /// (0xC2 to 0xDF).
