@@ -221,7 +221,7 @@ pub fn too_short(digits: usize, groups: usize) -> bool {
 
 /// The separator a character is between two digit groups, if any.
 #[inline]
-pub fn separator(c: char) -> Option<u16> {
+pub const fn separator(c: char) -> Option<u16> {
     Some(match c {
         ' ' => sep::SPACE,
         '-' => sep::DASH,

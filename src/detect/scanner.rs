@@ -161,10 +161,12 @@ fn quick_skip(buf: &[u8], t: usize, eof: bool) -> Quick {
 /// count of digits and groups. When the island holds fewer digits than any
 /// identifier (ten; eight in three groups for a date), it is skipped whole:
 /// the full walk would conclude the same; so is a single group longer than
-/// any identifier (a session id). A capital before the first digit (an
-/// ICD-10 code), other islands of ten digits or more, and the jumps that
-/// only join a passport series to its number (a connector word, a quote)
-/// are left to the full walk.
+/// any identifier (a session id), and so are ten digits or more split by
+/// `/` into stretches too short for anything but a date. An island that
+/// can only be a date comes back as [`Quick::Date`]. A capital before the
+/// first digit (an ICD-10 code), stretches of ten digits or more, and a
+/// passport series that the walker's own tests join to its number (a
+/// connector word, a JSON field jump) are left to the full walk.
 #[inline]
 fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
     if t > 0 && buf[t - 1].is_ascii_uppercase() {
@@ -172,7 +174,7 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
     }
     // The first group's plain digits, at once.
     let run = buf[t..].iter().take_while(|b| b.is_ascii_digit()).count();
-    // Most short runs end at a byte that ends any island: `<`, `"`, `:`.
+    // Most short runs end at a byte that ends any island: `<`, `:`, `=`.
     if run < 10 && buf.get(t + run).is_some_and(|&b| ENDS_ISLAND[b as usize]) {
         return Quick::Skip(t + run, false);
     }
@@ -186,8 +188,8 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
     // whether a `/` stands in the separator being read.
     let mut stretch = digits;
     let mut slash = false;
-    // The lengths of the last three groups: a date is three groups of
-    // eight digits.
+    // The lengths of the last three groups: a date is eight digits in
+    // three groups.
     let mut last3 = [0u32, 0, digits];
     let mut may_be_date = false;
     if digits >= 10 {
@@ -292,32 +294,17 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
 }
 
 /// Plain ASCII bytes that end an island when they follow its first digit
-/// run: no digit, separator, escape or quote (a JSON field jump after four
-/// digits). A Latin letter there is glued to the digits, which joins
-/// nothing.
+/// run: no digit, separator (tabs and line breaks read as spaces), escape
+/// or quote (a JSON field jump after four digits). A Latin letter there is
+/// glued to the digits, which joins nothing.
 const ENDS_ISLAND: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0;
     while b < 0x80 {
         let c = b as u8;
         t[b] = !(c.is_ascii_digit()
-            || matches!(
-                c,
-                b' ' | b'-'
-                    | b'('
-                    | b')'
-                    | b'+'
-                    | b'.'
-                    | b'/'
-                    | b'#'
-                    | b'\t'
-                    | b'\n'
-                    | b'\r'
-                    | b'%'
-                    | b'&'
-                    | b'\\'
-                    | b'"'
-            ));
+            || numbers::separator(c as char).is_some()
+            || matches!(c, b'\t' | b'\n' | b'\r' | b'%' | b'&' | b'\\' | b'"'));
         b += 1;
     }
     t
@@ -913,6 +900,31 @@ mod tests {
                         );
                     }
                     Quick::Decode | Quick::NeedMore => {}
+                }
+            }
+        }
+    }
+
+    /// Every byte [`ENDS_ISLAND`] lists ends the island for the full walk
+    /// too, whatever digits, separators and words follow it.
+    #[test]
+    fn ends_island_agrees_with_walk() {
+        let tails = [
+            "",
+            "5",
+            " 55 555 5555",
+            "-12-34",
+            "\", \"number\": \"123456\"",
+            "номер 123456",
+        ];
+        for b in (0..0x80u8).filter(|&b| ENDS_ISLAND[b as usize]) {
+            for run in 1..10 {
+                for tail in tails {
+                    let mut text = "4".repeat(run).into_bytes();
+                    text.push(b);
+                    text.extend_from_slice(tail.as_bytes());
+                    assert_eq!(short_island(&text, 0, true), Quick::Skip(run, false));
+                    assert_eq!(full_walk_skips(&text, 0), Some(run), "{text:?}");
                 }
             }
         }
