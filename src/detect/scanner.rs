@@ -183,15 +183,6 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
     let mut groups = 1u32;
     let mut pending = 0u8;
     let mut last_end = p;
-    // Groups joined across a `/` read only as a date, so every other
-    // identifier lies in one stretch with no `/`: its digits so far, and
-    // whether a `/` stands in the separator being read.
-    let mut stretch = digits;
-    let mut slash = false;
-    // The lengths of the last three groups: a date is eight digits in
-    // three groups.
-    let mut last3 = [0u32, 0, digits];
-    let mut may_be_date = false;
     if digits >= 10 {
         // One long group: longer than any identifier (twenty digits), and
         // one island (the walker stops at 48), it reads as nothing when
@@ -208,6 +199,15 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
             Step::Unit(_) => Quick::Skip(p, false),
         };
     }
+    // Groups joined across a `/` read only as a date, so every other
+    // identifier lies in one stretch with no `/`: its digits so far, and
+    // whether a `/` stands in the separator being read.
+    let mut stretch = digits;
+    let mut slash = false;
+    // The lengths of the last three groups: a date is eight digits in
+    // three groups.
+    let mut last3 = [0u32, 0, digits];
+    let mut may_be_date = false;
     loop {
         let u = match unit_at(buf, p, eof) {
             Step::NeedMore => return Quick::NeedMore,
@@ -259,17 +259,13 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
             // a connector word or a JSON field jump: ask the walker's own
             // tests (a letter glued to the digits or a quote after a
             // separator joins nothing).
-            let glued = pending == 0 && c.is_ascii_alphabetic();
-            let jump = if c == '"' {
-                if pending > 0 {
-                    break;
-                }
-                numbers::field_jump(buf, p, eof).map(|j| j.is_some())
-            } else if glued {
-                break;
-            } else {
-                numbers::connector(buf, p, eof).map(|j| j.is_some())
-            };
+            let jump = match c {
+                '"' if pending == 0 => numbers::field_jump(buf, p, eof),
+                '"' => break,
+                _ if pending == 0 && c.is_ascii_alphabetic() => break,
+                _ => numbers::connector(buf, p, eof),
+            }
+            .map(|j| j.is_some());
             match jump {
                 Err(()) => return Quick::NeedMore,
                 Ok(true) => return Quick::Decode,
@@ -353,6 +349,11 @@ struct Work {
     email: email::Scratch,
     readings: Vec<(usize, Reading)>,
     island: Island,
+    /// The island about to be handled has passed
+    /// [`Passes::date_may_count`]: its keyword gate need not run again.
+    /// (When that passed because the table tracker needs more bytes,
+    /// [`Passes::island`] stops at the same tracker first.)
+    date_gated: bool,
 }
 
 /// The state of one scan: shared by [`Engine::scan`] and [`Scanner`].
@@ -458,22 +459,23 @@ impl Passes {
                 self.builtin.prev_word = is_word_byte(buf[t - 1]);
             }
             pos = t;
-            match quick_skip(buf, t, eof) {
+            let gated = match quick_skip(buf, t, eof) {
                 Quick::Skip(next, word) => {
                     self.builtin.prev_word = word;
                     pos = next;
                     continue;
                 }
                 Quick::NeedMore => break,
-                Quick::Decode => {}
+                Quick::Decode => false,
                 Quick::Date(end) => {
                     if !self.date_may_count(e, buf, base, t, eof) {
                         self.builtin.prev_word = false;
                         pos = end;
                         continue;
                     }
+                    true
                 }
-            }
+            };
             let u = match unit_at(buf, t, eof) {
                 Step::NeedMore => break,
                 Step::End => {
@@ -483,6 +485,7 @@ impl Passes {
                 Step::Unit(u) => u,
             };
             if u.ch.is_ascii_digit() {
+                self.work.date_gated = gated;
                 match self.island(e, buf, base, t, eof, out) {
                     Outcome::NeedMore => break,
                     Outcome::Done(end) => pos = end,
@@ -541,17 +544,22 @@ impl Passes {
         {
             return true;
         }
-        let by_column = matches!(
+        let ctx_pos = numbers::plus_before(buf, 0, t).unwrap_or(t);
+        self.in_short_column()
+            || e.short_gate
+                .may_match_text(buf, ctx_pos.saturating_sub(SHORT_WINDOW), ctx_pos)
+    }
+
+    /// The table column the tracker is in is headed by a date or
+    /// diagnosis keyword.
+    fn in_short_column(&self) -> bool {
+        matches!(
             self.builtin.table.current(),
             Some((
                 super::context::Cue::Builtin(Builtin::BirthDate | Builtin::Diagnosis),
                 _
             ))
-        );
-        let ctx_pos = numbers::plus_before(buf, 0, t).unwrap_or(t);
-        by_column
-            || e.short_gate
-                .may_match_text(buf, ctx_pos.saturating_sub(SHORT_WINDOW), ctx_pos)
+        )
     }
 
     /// Handles the island starting at digit `t`.
@@ -564,6 +572,7 @@ impl Passes {
         eof: bool,
         out: &mut Vec<Finding>,
     ) -> Outcome {
+        let gated = self.work.date_gated;
         let isl = &mut self.work.island;
         if numbers::walk(buf, 0, t, eof, self.builtin.prev_word, isl).is_err() {
             return Outcome::NeedMore;
@@ -612,16 +621,10 @@ impl Passes {
         let raw_window = if short { SHORT_WINDOW } else { RAW_WINDOW };
         if short {
             // Dates and codes count only after their keywords (in the text
-            // or the column header): test for them cheaply first.
-            let column = self.builtin.table.current().map(|(c, _)| c);
-            let by_column = matches!(
-                column,
-                Some(super::context::Cue::Builtin(
-                    Builtin::BirthDate | Builtin::Diagnosis
-                ))
-            );
+            // or the column header): test for them cheaply first, unless
+            // the quick walk's date path just did.
             let from = ctx_pos.saturating_sub(SHORT_WINDOW);
-            if !by_column && !e.short_gate.may_match(buf, from, ctx_pos) {
+            if !gated && !self.in_short_column() && !e.short_gate.may_match(buf, from, ctx_pos) {
                 return Outcome::Done(isl.end);
             }
         }
