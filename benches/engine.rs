@@ -1,12 +1,15 @@
 //! Engine throughput on generated traffic, against a naive baseline of one
 //! regex per category over the whole input.
 //!
-//! Run: `cargo bench --bench engine` (figures in README.md).
+//! Run: `cargo bench --bench engine` (figures in README.md);
+//! `cargo bench --bench engine -- page_60k` for the load benchmark's page
+//! and the SIMD kernels that find its trigger bytes.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use regex::bytes::Regex;
+use zaslon::detect::simd::{Kernel, TriggerBits};
 use zaslon::rules;
 
 mod data;
@@ -72,6 +75,24 @@ fn bench(c: &mut Criterion) {
         });
         g.finish();
     }
+    // The load benchmark's page (`benches/load.sh`): the whole scan, and
+    // the trigger bits that start it with each kernel this CPU runs.
+    let page = clean_html(60 * 1024);
+    let mut g = c.benchmark_group("page_60k");
+    g.throughput(Throughput::Bytes(page.len() as u64));
+    g.bench_function("zaslon", |b| {
+        b.iter(|| black_box(engine.scan(black_box(&page))).len())
+    });
+    let mut bits = TriggerBits::default();
+    for kernel in Kernel::available() {
+        g.bench_function(format!("trigger_bits_{kernel:?}").to_lowercase(), |b| {
+            b.iter(|| {
+                bits.fill(black_box(&page), 0, kernel);
+                black_box(bits.next(0))
+            })
+        });
+    }
+    g.finish();
 }
 
 criterion_group! {

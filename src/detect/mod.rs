@@ -31,7 +31,9 @@
 //! - `context`, `table`: keywords and table columns around a candidate;
 //! - `custom`: regex and dictionary detectors from rule files;
 //! - [`engine`]: the compiled engine and its specification;
-//! - `scanner`: whole-input and streaming scans.
+//! - `scanner`: whole-input and streaming scans;
+//! - [`simd`]: the trigger bytes the scan stops at, with AVX-512 where the
+//!   CPU has it (the crate's only `unsafe`).
 
 pub mod category;
 pub mod checksum;
@@ -42,6 +44,8 @@ mod email;
 pub mod engine;
 mod numbers;
 mod scanner;
+#[allow(unsafe_code)]
+pub mod simd;
 mod table;
 
 use compact_str::CompactString;

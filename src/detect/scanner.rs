@@ -10,8 +10,9 @@
 //! position any pass still needs, so memory stays bounded.
 //!
 //! The hot path looks for *trigger* bytes only: ASCII digits, `@`, and the
-//! first bytes of escapes (`%`, `&`, `\`) and full-width forms. Everything
-//! else is skipped eight bytes at a time.
+//! first bytes of escapes (`%`, `&`, `\`) and full-width forms. Their bits
+//! for the whole buffer come first, from SIMD ([`super::simd`]); everything
+//! else is never looked at.
 
 use super::Finding;
 use super::category::{Builtin, Category, Format};
@@ -21,78 +22,19 @@ use super::decode::{Step, hex_val, unit_at};
 use super::email;
 use super::engine::Engine;
 use super::numbers::{self, Island, MAX_SEP_UNITS, Reading};
+use super::simd::{Kernel, TriggerBits};
 use super::table::{Advance, TableTracker};
 
 /// Findings can start this many bytes before the position a pass has
 /// reached (an e-mail's local part, a `+` before a phone).
 const MAX_BACKWARD: u64 = (RAW_WINDOW / 2 + numbers::MAX_PREFIX) as u64;
 
-#[inline]
-fn is_trigger(b: u8) -> bool {
-    b.is_ascii_digit() || matches!(b, b'@' | b'%' | b'&' | b'\\' | 0xEF | 0xF0)
-}
-
-/// Bit `i` is set when byte `i` of the block is a trigger. SIMD through
-/// the `wide` crate (SSE2 on x86-64), so the crate itself stays free of
-/// `unsafe`: three range tests and two equality tests per 16 bytes.
-#[inline]
-fn trigger_mask(block: [u8; 16]) -> u32 {
-    use wide::u8x16;
-    let v = u8x16::new(block);
-    let in_range = |lo: u8, span: u8| {
-        let x = v - u8x16::splat(lo);
-        x.min(u8x16::splat(span)).simd_eq(x)
-    };
-    let hits = in_range(b'0', 9)
-        | in_range(b'%', 1)
-        | in_range(0xEF, 1)
-        | v.simd_eq(u8x16::splat(b'@'))
-        | v.simd_eq(u8x16::splat(b'\\'));
-    hits.to_bitmask()
-}
-
-/// The trigger mask of the last 16-byte block looked at, so that triggers
-/// close together cost one SIMD test, not one each.
-#[derive(Default)]
-struct Triggers {
-    block: usize,
-    mask: u32,
-    valid: bool,
-}
-
-impl Triggers {
-    /// The next trigger byte at or after `from`.
-    #[inline]
-    fn next(&mut self, buf: &[u8], from: usize) -> Option<usize> {
-        let mut at = from;
-        loop {
-            if self.valid && at >= self.block && at < self.block + 16 {
-                let m = self.mask & (u32::MAX << (at - self.block));
-                if m != 0 {
-                    return Some(self.block + m.trailing_zeros() as usize);
-                }
-                at = self.block + 16;
-            }
-            if at + 16 > buf.len() {
-                self.valid = false;
-                return buf[at.min(buf.len())..]
-                    .iter()
-                    .position(|&b| is_trigger(b))
-                    .map(|k| at + k);
-            }
-            let mut block = [0u8; 16];
-            block.copy_from_slice(&buf[at..at + 16]);
-            self.block = at;
-            self.mask = trigger_mask(block);
-            self.valid = true;
-        }
-    }
-}
-
 /// The next trigger byte at or after `from`.
 #[cfg(test)]
 fn next_trigger(buf: &[u8], from: usize) -> Option<usize> {
-    Triggers::default().next(buf, from)
+    let mut bits = TriggerBits::default();
+    bits.fill(buf, from, Kernel::detect());
+    bits.next(from)
 }
 
 /// What the hot loop can tell about a trigger without decoding it.
@@ -349,6 +291,7 @@ struct Work {
     email: email::Scratch,
     readings: Vec<(usize, Reading)>,
     island: Island,
+    triggers: TriggerBits,
     /// The island about to be handled has passed
     /// [`Passes::date_may_count`]: its keyword gate need not run again.
     /// (When that passed because the table tracker needs more bytes,
@@ -446,9 +389,12 @@ impl Passes {
     ) {
         let len = buf.len();
         let mut pos = (self.builtin.cursor.saturating_sub(base) as usize).min(len);
-        let mut triggers = Triggers::default();
+        // Borrowed out of the working memory for the loop, which lends
+        // the rest of it to the island walk.
+        let mut triggers = std::mem::take(&mut self.work.triggers);
+        triggers.fill(buf, pos, Kernel::detect());
         loop {
-            let Some(t) = triggers.next(buf, pos) else {
+            let Some(t) = triggers.next(pos) else {
                 if len > pos {
                     self.builtin.prev_word = is_word_byte(buf[len - 1]);
                 }
@@ -521,6 +467,7 @@ impl Passes {
                 pos = u.end;
             }
         }
+        self.work.triggers = triggers;
         self.builtin.cursor = base + pos as u64;
         // Keep the table tracker level with the cursor.
         let _ = self
@@ -825,20 +772,6 @@ impl<E: std::ops::Deref<Target = Engine>> Scanner<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn simd_mask_matches_bytewise() {
-        for b in 0..=255u8 {
-            for lane in 0..16 {
-                let mut w = [b'x'; 16];
-                w[lane] = b;
-                let want = if is_trigger(b) { 1 << lane } else { 0 };
-                assert_eq!(trigger_mask(w), want, "byte {b:#x} lane {lane}");
-            }
-        }
-        let text: [u8; 16] = "приветик".as_bytes().try_into().unwrap();
-        assert_eq!(trigger_mask(text), 0);
-    }
 
     /// What the full walk concludes at the digit `t`: `Some(end)` when
     /// the island reads as no identifier and scanning resumes at `end`.
