@@ -85,7 +85,7 @@ fn bench(c: &mut Criterion) {
     });
     let mut bits = TriggerBits::default();
     for kernel in Kernel::available() {
-        g.bench_function(format!("trigger_bits_{kernel:?}").to_lowercase(), |b| {
+        g.bench_function(format!("trigger_bits_{}", kernel.name()), |b| {
             b.iter(|| {
                 bits.fill(black_box(&page), 0, kernel);
                 black_box(bits.next(0))

@@ -4,12 +4,14 @@
 //! Finding the trigger bytes (ASCII digits, `@`, `%`, `&`, `\`, and the
 //! first bytes `0xEF`/`0xF0` of full-width forms) is the only work the scan
 //! does on every byte of a page. With the SSE2 that every x86-64 CPU has
-//! (through the `wide` crate, no `unsafe`), it takes about 5 µs for a 60 KB
-//! page; with AVX-512BW, found at run time, about a fifth of that
-//! (`cargo bench --bench engine -- trigger_bits`). The AVX-512 kernel
-//! needs `unsafe` twice: to load 64 bytes through a pointer, and to call a
+//! (through the `wide` crate, no `unsafe`), it takes 3.9 µs for a 60 KB
+//! page; with AVX2 1.8 µs and with AVX-512BW 1.2 µs, found at run time
+//! (`cargo bench --bench engine -- trigger_bits`). These kernels need
+//! `unsafe` twice: to load 32 or 64 bytes through a pointer, and to call a
 //! function compiled for a CPU feature once the feature has been checked.
-//! Both kernels agree with [`is_trigger`] on every byte (tests below).
+//! A [`Kernel`] can only be had from that check, so no safe caller can run
+//! an instruction its CPU lacks. Every kernel agrees with [`is_trigger`] on
+//! every byte (tests below).
 
 /// Whether the scan stops at this byte.
 #[inline]
@@ -55,9 +57,13 @@ impl TriggerBits {
     }
 }
 
-/// How trigger bits are computed on this CPU.
+/// How trigger bits are computed on this CPU. Made only by [`Kernel::detect`]
+/// and [`Kernel::available`], which check the CPU first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kernel {
+pub struct Kernel(Isa);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Isa {
     /// SSE2 through `wide`: every x86-64 CPU; plain code elsewhere.
     Portable,
     /// AVX2, 32 bytes per step: nearly every x86-64 server since 2015.
@@ -74,44 +80,55 @@ impl Kernel {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512bw") {
-                return Kernel::Avx512;
+                return Kernel(Isa::Avx512);
             }
             if std::arch::is_x86_feature_detected!("avx2") {
-                return Kernel::Avx2;
+                return Kernel(Isa::Avx2);
             }
         }
-        Kernel::Portable
+        Kernel(Isa::Portable)
     }
 
-    /// Every kernel this CPU runs, for tests and benchmarks.
+    /// Every kernel this CPU runs, slowest first: for tests and benchmarks.
     pub fn available() -> Vec<Kernel> {
-        let mut all = vec![Kernel::Portable];
+        let mut all = vec![Kernel(Isa::Portable)];
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx2") {
-                all.push(Kernel::Avx2);
+                all.push(Kernel(Isa::Avx2));
             }
             if std::arch::is_x86_feature_detected!("avx512bw") {
-                all.push(Kernel::Avx512);
+                all.push(Kernel(Isa::Avx512));
             }
         }
         all
+    }
+
+    /// A short name: `portable`, `avx2`, `avx512`.
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            Isa::Portable => "portable",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => "avx512",
+        }
     }
 
     /// Writes the bits of `bytes` into every word of `words` (`bytes.len()`
     /// rounded up to 64 bits).
     fn run(self, bytes: &[u8], words: &mut [u64]) {
         let (body, tail) = bytes.split_at(bytes.len() / 64 * 64);
-        match self {
-            Kernel::Portable => portable(body, words),
+        match self.0 {
+            Isa::Portable => portable(body, words),
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Kernel::Avx2` is only made by `detect` and
-            // `available`, after the CPU was found to have AVX2.
-            Kernel::Avx2 => unsafe { x86::avx2(body, words) },
+            // SAFETY: a kernel of AVX2 is only made by `available`, after
+            // the CPU was found to have AVX2.
+            Isa::Avx2 => unsafe { x86::avx2(body, words) },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Kernel::Avx512` is only made by `detect` and
-            // `available`, after the CPU was found to have AVX-512BW.
-            Kernel::Avx512 => unsafe { x86::avx512(body, words) },
+            // SAFETY: a kernel of AVX-512BW is only made by `available`,
+            // after the CPU was found to have AVX-512BW.
+            Isa::Avx512 => unsafe { x86::avx512(body, words) },
         }
         if !tail.is_empty() {
             let mut last = 0;
@@ -257,9 +274,14 @@ mod tests {
     }
 
     #[test]
+    fn detect_picks_the_last_available() {
+        assert_eq!(Some(&Kernel::detect()), Kernel::available().last());
+    }
+
+    #[test]
     fn next_reads_from_the_start_and_ends_at_the_end() {
         let mut bits = TriggerBits::default();
-        bits.fill(b"ab1cd", 1, Kernel::Portable);
+        bits.fill(b"ab1cd", 1, Kernel(Isa::Portable));
         assert_eq!(bits.next(1), Some(2));
         assert_eq!(bits.next(3), None);
         assert_eq!(bits.next(0), Some(2));
