@@ -15,7 +15,7 @@
 
 /// Whether the scan stops at this byte.
 #[inline]
-pub fn is_trigger(b: u8) -> bool {
+fn is_trigger(b: u8) -> bool {
     b.is_ascii_digit() || matches!(b, b'@' | b'%' | b'&' | b'\\' | 0xEF | 0xF0)
 }
 
@@ -58,9 +58,15 @@ impl TriggerBits {
 }
 
 /// How trigger bits are computed on this CPU. Made only by [`Kernel::detect`]
-/// and [`Kernel::available`], which check the CPU first.
+/// and [`Kernel::available`], which check the CPU first (`Isa::runs_here`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Kernel(Isa);
+
+/// Every instruction set, fastest first.
+#[cfg(target_arch = "x86_64")]
+const FASTEST_FIRST: [Isa; 3] = [Isa::Avx512, Isa::Avx2, Isa::Portable];
+#[cfg(not(target_arch = "x86_64"))]
+const FASTEST_FIRST: [Isa; 1] = [Isa::Portable];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Isa {
@@ -74,33 +80,39 @@ enum Isa {
     Avx512,
 }
 
+impl Isa {
+    /// Whether this CPU has the instructions (the check is the only way a
+    /// [`Kernel`] of AVX2 or AVX-512BW is made).
+    fn runs_here(self) -> bool {
+        match self {
+            Isa::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => std::arch::is_x86_feature_detected!("avx512bw"),
+        }
+    }
+}
+
 impl Kernel {
     /// The fastest kernel this CPU runs (the check is cached by `std`).
     pub fn detect() -> Kernel {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512bw") {
-                return Kernel(Isa::Avx512);
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                return Kernel(Isa::Avx2);
-            }
-        }
-        Kernel(Isa::Portable)
+        Kernel(
+            FASTEST_FIRST
+                .into_iter()
+                .find(|isa| isa.runs_here())
+                .unwrap_or(Isa::Portable),
+        )
     }
 
     /// Every kernel this CPU runs, slowest first: for tests and benchmarks.
     pub fn available() -> Vec<Kernel> {
-        let mut all = vec![Kernel(Isa::Portable)];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") {
-                all.push(Kernel(Isa::Avx2));
-            }
-            if std::arch::is_x86_feature_detected!("avx512bw") {
-                all.push(Kernel(Isa::Avx512));
-            }
-        }
+        let mut all: Vec<Kernel> = FASTEST_FIRST
+            .into_iter()
+            .filter(|isa| isa.runs_here())
+            .map(Kernel)
+            .collect();
+        all.reverse();
         all
     }
 
@@ -122,12 +134,12 @@ impl Kernel {
         match self.0 {
             Isa::Portable => portable(body, words),
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: a kernel of AVX2 is only made by `available`, after
-            // the CPU was found to have AVX2.
+            // SAFETY: a kernel of AVX2 is only made after `runs_here`
+            // found AVX2 on this CPU.
             Isa::Avx2 => unsafe { x86::avx2(body, words) },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: a kernel of AVX-512BW is only made by `available`,
-            // after the CPU was found to have AVX-512BW.
+            // SAFETY: a kernel of AVX-512BW is only made after
+            // `runs_here` found AVX-512BW on this CPU.
             Isa::Avx512 => unsafe { x86::avx512(body, words) },
         }
         if !tail.is_empty() {
