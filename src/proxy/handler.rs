@@ -668,14 +668,17 @@ async fn respond(
             Ok(c) => c.to_bytes(),
             Err(_) => return bad_gateway(st, ctx, "protocol"),
         };
+        // Plain bodies are scanned where they lie; only a decoded one
+        // needs a buffer of its own.
         let decoded = match coding {
-            None => Ok(raw.to_vec()),
+            None => Ok(None),
             Some(c) => codec::decode_all(
                 c,
                 &raw,
                 limits.inspect_bytes.min(limits.hold_bytes as u64 * 8),
                 limits.decode_ratio,
-            ),
+            )
+            .map(Some),
         };
         // Too big to hold decoded: stream it, unless it is a bomb, broken
         // or over the inspection bound.
@@ -689,18 +692,23 @@ async fn respond(
             (d, _) => d.map_err(Some),
         };
         match decoded {
-            Ok(mut buf) => {
+            Ok(dec) => {
+                let text = dec.as_deref().unwrap_or(&raw);
                 let t = Instant::now();
-                let found = st.engine.scan(&buf);
-                observe_scan(st, Flow::Response, t, buf.len());
+                let found = st.engine.scan(text);
+                observe_scan(st, Flow::Response, t, text.len());
+                if found.is_empty() {
+                    // Nothing to act on: the upstream's bytes, as they came.
+                    return Response::from_parts(parts, full(raw));
+                }
+                let mut buf = dec.unwrap_or_else(|| raw.to_vec());
                 let v = inspector.act(st, ctx, &found, &mut buf, 0);
                 if let Some(page) = hidden_page(ctx, &v) {
                     return page;
                 }
                 let out = match coding {
+                    _ if v.masked == 0 => return Response::from_parts(parts, full(raw)),
                     None => buf,
-                    // Nothing changed: the upstream's bytes, as they came.
-                    Some(_) if v.masked == 0 => raw.to_vec(),
                     Some(c) => match codec::encode_all(c, &buf) {
                         Ok(enc) => {
                             weaken_etag(&mut parts.headers);
