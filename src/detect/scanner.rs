@@ -292,11 +292,6 @@ struct Work {
     readings: Vec<(usize, Reading)>,
     island: Island,
     triggers: TriggerBits,
-    /// The island about to be handled has passed
-    /// [`Passes::date_may_count`]: its keyword gate need not run again.
-    /// (When that passed because the table tracker needs more bytes,
-    /// [`Passes::island`] stops at the same tracker first.)
-    date_gated: bool,
 }
 
 /// The state of one scan: shared by [`Engine::scan`] and [`Scanner`].
@@ -431,8 +426,7 @@ impl Passes {
                 Step::Unit(u) => u,
             };
             if u.ch.is_ascii_digit() {
-                self.work.date_gated = gated;
-                match self.island(e, buf, base, t, eof, out) {
+                match self.island(e, buf, base, t, eof, gated, out) {
                     Outcome::NeedMore => break,
                     Outcome::Done(end) => pos = end,
                 }
@@ -509,7 +503,11 @@ impl Passes {
         )
     }
 
-    /// Handles the island starting at digit `t`.
+    /// Handles the island starting at digit `t`. `gated`: the island has
+    /// passed [`Passes::date_may_count`], so its keyword gate need not run
+    /// again (when that passed because the table tracker needs more bytes,
+    /// this stops at the same tracker first).
+    #[allow(clippy::too_many_arguments)]
     fn island(
         &mut self,
         e: &Engine,
@@ -517,9 +515,9 @@ impl Passes {
         base: u64,
         t: usize,
         eof: bool,
+        gated: bool,
         out: &mut Vec<Finding>,
     ) -> Outcome {
-        let gated = self.work.date_gated;
         let isl = &mut self.work.island;
         if numbers::walk(buf, 0, t, eof, self.builtin.prev_word, isl).is_err() {
             return Outcome::NeedMore;

@@ -697,17 +697,22 @@ async fn respond(
                 let t = Instant::now();
                 let found = st.engine.scan(text);
                 observe_scan(st, Flow::Response, t, text.len());
-                if found.is_empty() {
-                    // Nothing to act on: the upstream's bytes, as they came.
+                // Only a body with values masked needs a buffer of its own.
+                let masked = if found.is_empty() {
+                    None
+                } else {
+                    let mut buf = dec.unwrap_or_else(|| raw.to_vec());
+                    let v = inspector.act(st, ctx, &found, &mut buf, 0);
+                    if let Some(page) = hidden_page(ctx, &v) {
+                        return page;
+                    }
+                    (v.masked > 0).then_some(buf)
+                };
+                let Some(buf) = masked else {
+                    // Nothing changed: the upstream's bytes, as they came.
                     return Response::from_parts(parts, full(raw));
-                }
-                let mut buf = dec.unwrap_or_else(|| raw.to_vec());
-                let v = inspector.act(st, ctx, &found, &mut buf, 0);
-                if let Some(page) = hidden_page(ctx, &v) {
-                    return page;
-                }
+                };
                 let out = match coding {
-                    _ if v.masked == 0 => return Response::from_parts(parts, full(raw)),
                     None => buf,
                     Some(c) => match codec::encode_all(c, &buf) {
                         Ok(enc) => {
