@@ -9,6 +9,7 @@ use regex::RegexSet;
 use super::category::{Builtin, Category, DetectorId, Format};
 use super::context::{Cue, Hit, KeywordIndex, RawGate};
 use super::custom::{self, Custom, Matcher, Validator};
+use super::simd::Kernel;
 
 /// How context moves confidence.
 #[derive(Clone, Debug, PartialEq)]
@@ -234,6 +235,8 @@ pub struct Engine {
     pub(crate) custom: Vec<Custom>,
     pub(crate) allow: AllowList,
     pub(crate) year2: u8,
+    /// How scans find their trigger bytes.
+    pub(crate) kernel: Kernel,
 }
 
 fn check_confidence(path: &str, v: f32) -> Result<f32, BuildError> {
@@ -358,7 +361,21 @@ impl Engine {
             custom,
             allow,
             year2: spec.year2,
+            kernel: Kernel::detect(),
         })
+    }
+
+    /// The same engine, finding trigger bytes with `kernel` instead of the
+    /// fastest this CPU runs. Findings are the same with every kernel; tests
+    /// hold a kernel that leaves out short digit runs to one that keeps
+    /// every trigger ([`Kernel::exhaustive`]), and benchmarks compare them.
+    pub fn with_kernel(self, kernel: Kernel) -> Engine {
+        Engine { kernel, ..self }
+    }
+
+    /// How this engine's scans find their trigger bytes.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
     }
 
     /// Confidence of a reading after context.

@@ -31,13 +31,15 @@ pub struct TriggerBits {
 impl TriggerBits {
     /// Computes the bits of `buf[start..]`, reusing the allocation.
     pub fn fill(&mut self, buf: &[u8], start: usize, kernel: Kernel) {
-        let bytes = &buf[start.min(buf.len())..];
+        let from = start.min(buf.len());
+        let bytes = &buf[from..];
         self.start = start;
         self.end = buf.len();
         // Every word is written below: no need to clear the old ones.
         let n = bytes.len().div_ceil(64);
         self.words.resize(n, 0);
-        kernel.run(bytes, &mut self.words[..n]);
+        let before = from.checked_sub(1).map(|i| buf[i]);
+        kernel.run(bytes, before, &mut self.words[..n]);
     }
 
     /// The first trigger at or after `from` (and after the start).
@@ -59,8 +61,20 @@ impl TriggerBits {
 
 /// How trigger bits are computed on this CPU. Made only by [`Kernel::detect`]
 /// and [`Kernel::available`], which check the CPU first (`Isa::runs_here`).
+///
+/// The AVX-512 kernel also leaves out the digits of *short runs* (see
+/// [`short_run`]) unless it is made [`Kernel::exhaustive`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Kernel(Isa);
+pub struct Kernel {
+    isa: Isa,
+    short_runs: bool,
+}
+
+impl Default for Kernel {
+    fn default() -> Kernel {
+        Kernel::detect()
+    }
+}
 
 /// Every instruction set, fastest first.
 #[cfg(target_arch = "x86_64")]
@@ -97,7 +111,7 @@ impl Isa {
 impl Kernel {
     /// The fastest kernel this CPU runs (the check is cached by `std`).
     pub fn detect() -> Kernel {
-        Kernel(
+        Kernel::new(
             FASTEST_FIRST
                 .into_iter()
                 .find(|isa| isa.runs_here())
@@ -105,20 +119,50 @@ impl Kernel {
         )
     }
 
+    /// With short runs left out where the instruction set can afford it.
+    fn new(isa: Isa) -> Kernel {
+        Kernel {
+            isa,
+            #[cfg(target_arch = "x86_64")]
+            short_runs: isa == Isa::Avx512,
+            #[cfg(not(target_arch = "x86_64"))]
+            short_runs: false,
+        }
+    }
+
+    /// The same kernel, keeping every trigger byte (short runs included):
+    /// for tests that hold the scan with short runs left out to the scan
+    /// without, and for benchmarks.
+    pub fn exhaustive(self) -> Kernel {
+        Kernel {
+            short_runs: false,
+            ..self
+        }
+    }
+
+    /// Whether this kernel leaves out the digits of short runs.
+    pub fn skips_short_runs(self) -> bool {
+        self.short_runs
+    }
+
     /// Every kernel this CPU runs, slowest first: for tests and benchmarks.
     pub fn available() -> Vec<Kernel> {
         let mut all: Vec<Kernel> = FASTEST_FIRST
             .into_iter()
             .filter(|isa| isa.runs_here())
-            .map(Kernel)
+            .map(Kernel::new)
             .collect();
         all.reverse();
         all
     }
 
-    /// A short name: `portable`, `avx2`, `avx512`.
+    /// A short name: `portable`, `avx2`, `avx512`, and `avx512_short` when it
+    /// leaves out short runs.
     pub fn name(self) -> &'static str {
-        match self.0 {
+        if self.short_runs {
+            return "avx512_short";
+        }
+        match self.isa {
             Isa::Portable => "portable",
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => "avx2",
@@ -128,10 +172,19 @@ impl Kernel {
     }
 
     /// Writes the bits of `bytes` into every word of `words` (`bytes.len()`
-    /// rounded up to 64 bits).
-    fn run(self, bytes: &[u8], words: &mut [u64]) {
+    /// rounded up to 64 bits). `before`: the byte before `bytes`, if any.
+    fn run(self, bytes: &[u8], before: Option<u8>, words: &mut [u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.short_runs {
+            // SAFETY: only a kernel of AVX-512BW leaves out short runs
+            // (`Kernel::new`), and it is made after `runs_here` found
+            // AVX-512BW on this CPU.
+            unsafe { x86::avx512_short_runs(bytes, before, words) };
+            return;
+        }
+        let _ = before;
         let (body, tail) = bytes.split_at(bytes.len() / 64 * 64);
-        match self.0 {
+        match self.isa {
             Isa::Portable => portable(body, words),
             #[cfg(target_arch = "x86_64")]
             // SAFETY: a kernel of AVX2 is only made after `runs_here`
@@ -150,6 +203,56 @@ impl Kernel {
             words[body.len() / 64] = last;
         }
     }
+}
+
+/// Plain ASCII bytes that stand between the digit groups of an island:
+/// the separators of [`super::numbers::separator`], with tabs and line
+/// breaks, which the scan reads as spaces.
+#[inline]
+fn is_plain_separator(b: u8) -> bool {
+    matches!(
+        b,
+        b' ' | b'\t' | b'\n' | b'\r' | b'-' | b'(' | b')' | b'+' | b'.' | b'/' | b'#'
+    )
+}
+
+/// Whether the digit at `i` of `buf` starts a *short run*: the scan's
+/// quick walk from it would skip the island at once, so its trigger bit
+/// may be left out. It holds when, counting from `i`:
+/// - the bytes up to some `j` are all digits or plain separators, `j - i`
+///   is at most 7 (so at most seven digits: too few for any identifier
+///   or date), and the byte at `j` is in the buffer;
+/// - the byte at `j` ends every island: plain ASCII that is no digit,
+///   separator, escape (`%`, `&`, `\`), quote or letter; or a letter right
+///   after a digit (glued to it, which joins nothing); or a quote after a
+///   separator;
+/// - or `j - i` is at most 3 and the byte at `j` is a quote right after a
+///   digit or a letter after a separator: these end the island unless it
+///   has exactly four digits (a passport series before a JSON field jump or
+///   a connector word);
+/// - and the byte before `i` is no capital (an ICD-10 code keeps its bit).
+///
+/// This is the definition the kernels are held to. The scan's own tests
+/// hold it to the quick walk, and the scan with short runs left out to
+/// the scan without.
+pub fn short_run(buf: &[u8], i: usize) -> bool {
+    if !buf[i].is_ascii_digit() || (i > 0 && buf[i - 1].is_ascii_uppercase()) {
+        return false;
+    }
+    let len = buf[i..]
+        .iter()
+        .take_while(|&&b| b.is_ascii_digit() || is_plain_separator(b))
+        .count();
+    let Some(&x) = buf.get(i + len) else {
+        return false;
+    };
+    let after_digit = buf[i + len - 1].is_ascii_digit();
+    let hard =
+        (x.is_ascii() && !x.is_ascii_alphabetic() && !matches!(x, b'%' | b'&' | b'\\' | b'"'))
+            || (x.is_ascii_alphabetic() && after_digit)
+            || (x == b'"' && !after_digit);
+    let soft = (x == b'"' && after_digit) || (x.is_ascii_alphabetic() && !after_digit);
+    (hard && len <= 7) || (soft && len <= 3)
 }
 
 /// Sixteen bytes at a time with SSE2: three range tests and two equality
@@ -201,6 +304,282 @@ mod x86 {
         }
     }
 
+    /// Class bits looked up by nibble: a byte is in a class when the
+    /// entries for its low and its high nibble share the class's bit.
+    /// Every class here is a product of a set of high nibbles and a set of
+    /// low nibbles, so one bit each does (two for separators and letters,
+    /// which span two high nibbles each; `\\` has its own escape bit).
+    const SEP_0: u8 = 1 << 0;
+    const SEP_2: u8 = 1 << 1;
+    const QUOTE: u8 = 1 << 2;
+    const ESC_2: u8 = 1 << 3;
+    const DIGIT: u8 = 1 << 4;
+    const LETTER_46: u8 = 1 << 5;
+    const LETTER_57: u8 = 1 << 6;
+    const ESC_5: u8 = 1 << 7;
+
+    /// `(class bit, high nibbles, low nibbles)`.
+    const CLASSES: [(u8, &[u8], &[u8]); 8] = [
+        (SEP_0, &[0x0], &[0x9, 0xA, 0xD]),
+        (SEP_2, &[0x2], &[0x0, 0x3, 0x8, 0x9, 0xB, 0xD, 0xE, 0xF]),
+        (QUOTE, &[0x2], &[0x2]),
+        (ESC_2, &[0x2], &[0x5, 0x6]),
+        (DIGIT, &[0x3], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
+        (
+            LETTER_46,
+            &[0x4, 0x6],
+            &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+        ),
+        (LETTER_57, &[0x5, 0x7], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+        (ESC_5, &[0x5], &[0xC]),
+    ];
+
+    /// The low-nibble (`high == false`) or high-nibble table, four times
+    /// over (one per 128-bit lane).
+    const fn nibble_table(high: bool) -> [u8; 64] {
+        let mut t = [0u8; 64];
+        let mut c = 0;
+        while c < CLASSES.len() {
+            let (bit, his, los) = CLASSES[c];
+            let set = if high { his } else { los };
+            let mut k = 0;
+            while k < set.len() {
+                let mut lane = 0;
+                while lane < 4 {
+                    t[lane * 16 + set[k] as usize] |= bit;
+                    lane += 1;
+                }
+                k += 1;
+            }
+            c += 1;
+        }
+        t
+    }
+    const LOW: [u8; 64] = nibble_table(false);
+    const HIGH: [u8; 64] = nibble_table(true);
+
+    /// The class masks of eight 64-byte blocks, one 64-bit lane each.
+    #[derive(Clone, Copy)]
+    struct Classes {
+        digit: __m512i,
+        /// [`super::is_plain_separator`].
+        sep: __m512i,
+        /// Plain ASCII but digits, separators, escapes, quotes and letters.
+        hard: __m512i,
+        letter: __m512i,
+        quote: __m512i,
+        upper: __m512i,
+    }
+
+    /// What [`super::short_run`] needs of eight blocks, the bits of the
+    /// block before each carried in.
+    #[derive(Clone, Copy)]
+    struct Ends {
+        /// Digits and separators: what a run is made of.
+        run: __m512i,
+        /// Bytes that end any run.
+        hard: __m512i,
+        /// Bytes that end a run of at most three bytes.
+        soft: __m512i,
+        /// Digits with no capital before them.
+        digit: __m512i,
+    }
+
+    /// Each lane's bits from bit `$k` on, then the low bits of the lane
+    /// after it in `$next` (`$k` and `64 - $k` spelled out: immediates).
+    macro_rules! ahead {
+        ($a:expr, $next:expr, $k:literal, $rest:literal) => {
+            _mm512_or_si512(
+                _mm512_srli_epi64::<$k>($a),
+                _mm512_slli_epi64::<$rest>($next),
+            )
+        };
+    }
+
+    /// `a | (b & c)`, lane by lane, in one instruction.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn or_and(a: __m512i, b: __m512i, c: __m512i) -> __m512i {
+        _mm512_ternarylogic_epi64::<0xF8>(a, b, c)
+    }
+
+    impl Ends {
+        /// `before`: the classes of the eight blocks before these (lane 7
+        /// is the block right before lane 0).
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn new(c: Classes, before: Classes) -> Ends {
+            // Each byte's bit moved to the byte after it.
+            let shift = |cur: __m512i, prev: __m512i| {
+                let last = _mm512_srli_epi64::<63>(_mm512_alignr_epi64::<7>(cur, prev));
+                _mm512_or_si512(_mm512_slli_epi64::<1>(cur), last)
+            };
+            let digit_before = shift(c.digit, before.digit);
+            let sep_before = shift(c.sep, before.sep);
+            let upper_before = shift(c.upper, before.upper);
+            Ends {
+                run: _mm512_or_si512(c.digit, c.sep),
+                hard: or_and(or_and(c.hard, c.letter, digit_before), c.quote, sep_before),
+                soft: or_and(
+                    _mm512_and_si512(c.quote, digit_before),
+                    c.letter,
+                    sep_before,
+                ),
+                digit: _mm512_andnot_si512(upper_before, c.digit),
+            }
+        }
+
+        /// The digits of these eight blocks that start a short run,
+        /// `next` being the eight blocks after them (all clear past the
+        /// end of the input).
+        ///
+        /// Reach by doubling: after the step of shift `s`, a bit is set
+        /// where an end lies at most `r` bytes ahead over digits and
+        /// separators only, `r` going 0, 1, 3, 7; `runs_k`: the next `k`
+        /// bytes are all digits and separators. Every bit reads at most
+        /// seven bits ahead, so the `…n` values, which stand for the block
+        /// after each one and lack the block after that, are exact in the
+        /// low bits that are read.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn short_runs(self, next: Ends) -> __m512i {
+            // Lane `j`: the block after lane `j`.
+            let run_n = _mm512_alignr_epi64::<1>(next.run, self.run);
+            let hard_n = _mm512_alignr_epi64::<1>(next.hard, self.hard);
+            let soft_n = _mm512_alignr_epi64::<1>(next.soft, self.soft);
+            let runs_1 = self.run;
+            let runs_2 = _mm512_and_si512(runs_1, ahead!(runs_1, run_n, 1, 63));
+            let runs_2n = _mm512_and_si512(run_n, _mm512_srli_epi64::<1>(run_n));
+            let runs_4 = _mm512_and_si512(runs_2, ahead!(runs_2, runs_2n, 2, 62));
+            let hard_1 = or_and(self.hard, runs_1, ahead!(self.hard, hard_n, 1, 63));
+            let hard_1n = or_and(hard_n, run_n, _mm512_srli_epi64::<1>(hard_n));
+            let hard_3 = or_and(hard_1, runs_2, ahead!(hard_1, hard_1n, 2, 62));
+            let hard_3n = or_and(hard_1n, runs_2n, _mm512_srli_epi64::<2>(hard_1n));
+            let hard_7 = or_and(hard_3, runs_4, ahead!(hard_3, hard_3n, 4, 60));
+            let soft_1 = or_and(self.soft, runs_1, ahead!(self.soft, soft_n, 1, 63));
+            let soft_1n = or_and(soft_n, run_n, _mm512_srli_epi64::<1>(soft_n));
+            let soft_3 = or_and(soft_1, runs_2, ahead!(soft_1, soft_1n, 2, 62));
+            _mm512_and_si512(self.digit, _mm512_or_si512(hard_7, soft_3))
+        }
+    }
+
+    /// Trigger bits with the digits of short runs left out
+    /// ([`super::short_run`]). Each 64-byte block gets its trigger bits and
+    /// six class masks from two nibble lookups; eight blocks' masks then
+    /// go into one register each, and [`Ends`] finds the short runs of
+    /// eight words at a time, once the eight blocks after them are
+    /// classified. The last, partial block is read with a masked load (no
+    /// byte past the end is touched); its missing bytes are in no class.
+    #[target_feature(enable = "avx512bw")]
+    pub(super) fn avx512_short_runs(bytes: &[u8], before: Option<u8>, words: &mut [u64]) {
+        let splat = |b: u8| _mm512_set1_epi8(b as i8);
+        // SAFETY: the tables hold 64 readable bytes each.
+        let (low, high) = unsafe {
+            (
+                _mm512_loadu_si512(LOW.as_ptr().cast()),
+                _mm512_loadu_si512(HIGH.as_ptr().cast()),
+            )
+        };
+        // Trigger bits and class masks of the block at `at`.
+        let block = |at: usize, masks: &mut [[u64; 8]; 6], k: usize| -> u64 {
+            let n = (bytes.len() - at).min(64);
+            let valid = u64::MAX >> (64 - n);
+            // SAFETY: the mask covers the `n` bytes from `at` that the
+            // slice holds; masked-out bytes are not read.
+            let v = unsafe { _mm512_maskz_loadu_epi8(valid, bytes.as_ptr().add(at).cast()) };
+            let nib = splat(0x0F);
+            let lo = _mm512_shuffle_epi8(low, _mm512_and_si512(v, nib));
+            let hi = _mm512_shuffle_epi8(high, _mm512_and_si512(_mm512_srli_epi16::<4>(v), nib));
+            // No class has the zero byte the masked load leaves past the
+            // end, and no trigger is zero: only "plain ASCII" needs `valid`.
+            let cls = _mm512_and_si512(lo, hi);
+            let is = |bits: u8| _mm512_test_epi8_mask(cls, splat(bits));
+            let digit = is(DIGIT);
+            let letter = is(LETTER_46 | LETTER_57);
+            let ascii = !_mm512_movepi8_mask(v) & valid;
+            let wide = _mm512_cmple_epu8_mask(_mm512_sub_epi8(v, splat(0xEF)), splat(1));
+            let at_sign = _mm512_cmpeq_epi8_mask(v, splat(b'@'));
+            masks[0][k] = digit;
+            masks[1][k] = is(SEP_0 | SEP_2);
+            // Plain ASCII in no class.
+            masks[2][k] = _mm512_mask_testn_epi8_mask(ascii, cls, cls);
+            masks[3][k] = letter;
+            masks[4][k] = is(QUOTE);
+            masks[5][k] = _mm512_mask_testn_epi8_mask(letter, v, splat(0x20));
+            is(DIGIT | ESC_2 | ESC_5) | wide | at_sign
+        };
+        let load = |m: &[u64; 8]| {
+            // SAFETY: `m` holds 64 readable bytes.
+            unsafe { _mm512_loadu_si512(m.as_ptr().cast()) }
+        };
+        let zero = _mm512_setzero_si512();
+        let none = Classes {
+            digit: zero,
+            sep: zero,
+            hard: zero,
+            letter: zero,
+            quote: zero,
+            upper: zero,
+        };
+        // Before the first block: a capital before the first digit.
+        let mut prev = Classes {
+            upper: if before.is_some_and(|b| b.is_ascii_uppercase()) {
+                _mm512_set1_epi64(i64::MIN)
+            } else {
+                zero
+            },
+            ..none
+        };
+        // The eight words waiting for the blocks after them.
+        let mut waiting: Option<(usize, Ends)> = None;
+        let finish = |w: usize, ends: Ends, next: Ends, words: &mut [u64]| {
+            let mut left_out = [0u64; 8];
+            // SAFETY: `left_out` has room for 64 bytes.
+            unsafe { _mm512_storeu_si512(left_out.as_mut_ptr().cast(), ends.short_runs(next)) };
+            for (word, out) in words[w..].iter_mut().zip(left_out) {
+                *word &= !out;
+            }
+        };
+        // Two sets of masks: a segment's are loaded into registers one
+        // segment after they were written, when the stores have left the
+        // store buffer (a 64-byte load of eight 8-byte stores still in it
+        // cannot be forwarded, and stalls).
+        let mut masks = [[[0u64; 8]; 6]; 2];
+        let segments = words.len().div_ceil(8);
+        for s in 0..=segments {
+            if s < segments {
+                let m = &mut masks[s % 2];
+                let w = s * 8;
+                if words.len() - w < 8 {
+                    *m = [[0; 8]; 6];
+                }
+                for (k, word) in words[w..].iter_mut().take(8).enumerate() {
+                    *word = block((w + k) * 64, m, k);
+                }
+            }
+            if s > 0 {
+                let m = &masks[(s - 1) % 2];
+                let c = Classes {
+                    digit: load(&m[0]),
+                    sep: load(&m[1]),
+                    hard: load(&m[2]),
+                    letter: load(&m[3]),
+                    quote: load(&m[4]),
+                    upper: load(&m[5]),
+                };
+                let ends = Ends::new(c, prev);
+                if let Some((at, before)) = waiting {
+                    finish(at, before, ends, words);
+                }
+                waiting = Some(((s - 1) * 8, ends));
+                prev = c;
+            }
+        }
+        if let Some((at, before)) = waiting {
+            finish(at, before, Ends::new(none, prev), words);
+        }
+    }
+
     /// Thirty-two bytes at a time, the same tests as [`super::portable`].
     #[target_feature(enable = "avx2")]
     pub(super) fn avx2(body: &[u8], words: &mut [u64]) {
@@ -235,8 +614,13 @@ mod x86 {
 mod tests {
     use super::*;
 
-    fn bytewise(bytes: &[u8]) -> Vec<usize> {
-        (0..bytes.len()).filter(|&i| is_trigger(bytes[i])).collect()
+    /// The trigger bytes of `bytes` from `start` that `kernel` keeps, byte
+    /// by byte from the definitions.
+    fn bytewise(bytes: &[u8], start: usize, kernel: Kernel) -> Vec<usize> {
+        (start..bytes.len())
+            .filter(|&i| is_trigger(bytes[i]))
+            .filter(|&i| !(kernel.skips_short_runs() && short_run(bytes, i)))
+            .collect()
     }
 
     fn by_bits(bytes: &[u8], start: usize, kernel: Kernel) -> Vec<usize> {
@@ -251,25 +635,33 @@ mod tests {
         out
     }
 
+    /// Every kernel this CPU runs, with and without short runs.
+    fn every_kernel() -> Vec<Kernel> {
+        let mut all = Vec::new();
+        for k in Kernel::available() {
+            all.push(k.exhaustive());
+            if k.skips_short_runs() {
+                all.push(k);
+            }
+        }
+        all
+    }
+
     #[test]
     fn every_kernel_agrees_with_bytewise() {
         // Every byte value at every position of a word, and buffers of
         // every length around the 64-byte steps, from every start.
         let all: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
-        for kernel in Kernel::available() {
+        for kernel in every_kernel() {
             for len in 0..200 {
                 let bytes = &all[..len];
                 for start in [0, 1, 13, 63, 64, 65, 130]
                     .into_iter()
                     .filter(|&s| s <= len)
                 {
-                    let want: Vec<usize> = bytewise(bytes)
-                        .into_iter()
-                        .filter(|&i| i >= start)
-                        .collect();
                     assert_eq!(
                         by_bits(bytes, start, kernel),
-                        want,
+                        bytewise(bytes, start, kernel),
                         "{kernel:?} {len} {start}"
                     );
                 }
@@ -278,8 +670,74 @@ mod tests {
                 let bytes: Vec<u8> = all.iter().cycle().skip(shift).take(700).copied().collect();
                 assert_eq!(
                     by_bits(&bytes, 0, kernel),
-                    bytewise(&bytes),
+                    bytewise(&bytes, 0, kernel),
                     "{kernel:?} {shift}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn short_runs_by_example() {
+        // (text, the trigger bytes left out)
+        let cases: &[(&str, &[usize])] = &[
+            ("<td>1234567</td>", &[4, 5, 6, 7, 8, 9, 10]),
+            // Eight bytes: the first digit keeps its bit.
+            ("<td>12345678</td>", &[5, 6, 7, 8, 9, 10, 11]),
+            ("<td>12 34 5</td>", &[4, 5, 7, 8, 10]),
+            // Glued to a letter; a quote after a separator.
+            ("x1234567px", &[1, 2, 3, 4, 5, 6, 7]),
+            ("=\"123 \"", &[2, 3, 4]),
+            // A quote after a digit, or a letter after a separator, ends
+            // only three bytes: four digits may be a passport series.
+            ("w=\"100\"", &[3, 4, 5]),
+            ("w=\"1000\"", &[4, 5, 6]),
+            ("1 a", &[0]),
+            ("12 a", &[0, 1]),
+            ("1234 a", &[2, 3]),
+            // An ICD-10 code keeps its first digit.
+            ("C50<", &[2]),
+            // Escapes, non-ASCII bytes and the end of the input end
+            // nothing.
+            ("12%20", &[]),
+            ("12&nbsp;", &[]),
+            ("12\\", &[]),
+            ("12\u{a0}", &[]),
+            ("12 руб", &[]),
+            ("<b>12", &[]),
+        ];
+        for kernel in every_kernel().into_iter().filter(|k| k.skips_short_runs()) {
+            for &(text, left_out) in cases {
+                let bytes = text.as_bytes();
+                let want: Vec<usize> = (0..bytes.len())
+                    .filter(|&i| is_trigger(bytes[i]) && !left_out.contains(&i))
+                    .collect();
+                assert_eq!(by_bits(bytes, 0, kernel), want, "{text:?}");
+                assert_eq!(bytewise(bytes, 0, kernel), want, "{text:?}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        /// Short runs cut at every place in a word and across words, from
+        /// every kind of start: the kernels agree with [`short_run`].
+        #[test]
+        fn kernels_agree_with_short_run(
+            text in crate::detect::texts_of(vec![
+                "1", "12", "123", "1234", "1234567", "12345678", " ", "-", ".", "(", ")", "+",
+                "/", "#", "\t", "\n", "\r", "\"", "a", "Z", "C", "<", ">", ",", ":", "%",
+                "&", "\\", "@", "_", "\u{a0}", "д", "\u{ff11}", "\0", "\u{7f}", "xxxxxxxxxxxxxxxxxxxx",
+            ], 1..120),
+            start in 0usize..80,
+        ) {
+            let bytes = text.as_bytes();
+            let start = start.min(bytes.len());
+            for kernel in every_kernel() {
+                proptest::prop_assert_eq!(
+                    by_bits(bytes, start, kernel),
+                    bytewise(bytes, start, kernel),
+                    "{:?} {:?} {}", kernel, text, start
                 );
             }
         }
@@ -293,7 +751,7 @@ mod tests {
     #[test]
     fn next_reads_from_the_start_and_ends_at_the_end() {
         let mut bits = TriggerBits::default();
-        bits.fill(b"ab1cd", 1, Kernel(Isa::Portable));
+        bits.fill(b"ab1cd", 1, Kernel::new(Isa::Portable));
         assert_eq!(bits.next(1), Some(2));
         assert_eq!(bits.next(3), None);
         assert_eq!(bits.next(0), Some(2));
