@@ -12,6 +12,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::category::Builtin;
 use super::decode::{Unit, decode_range};
+use super::simd::PairTables;
 
 /// What a keyword says about the text that follows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -443,6 +444,8 @@ impl RawGate {
 struct Prefixes {
     /// Folded first pairs, when there are few enough for SIMD tests.
     pairs: Option<Vec<[u8; 2]>>,
+    /// The same pairs as nibble tables, for windows of up to 65 bytes.
+    tables: PairTables,
     four: Box<[u64]>,
     three: Box<[u64]>,
 }
@@ -472,6 +475,7 @@ impl Prefixes {
             }
         }
         Some(Prefixes {
+            tables: PairTables::new(&pairs),
             pairs: (pairs.len() <= MAX_PAIRS).then_some(pairs),
             four,
             three,
@@ -481,6 +485,17 @@ impl Prefixes {
     /// Whether some position of `w` starts bytes found in the sets.
     #[inline(never)]
     fn any(&self, w: &[u8]) -> bool {
+        // A short window at once, where the CPU can (a keyword gate's
+        // window is 64 bytes).
+        if let Some(mut m) = self.tables.candidates(w) {
+            while m != 0 {
+                if self.starts(w, m.trailing_zeros() as usize) {
+                    return true;
+                }
+                m &= m - 1;
+            }
+            return false;
+        }
         match &self.pairs {
             Some(pairs) if w.len() >= 17 => {
                 let mut j = 0;
