@@ -606,10 +606,20 @@ mod x86 {
         // The eight words waiting for the blocks after them.
         let mut waiting: Option<(usize, Ends)> = None;
         let finish = |w: usize, ends: Ends, next: Ends, words: &mut [u64]| {
-            let mut left_out = [0u64; 8];
-            // SAFETY: `left_out` has room for 64 bytes.
-            unsafe { _mm512_storeu_si512(left_out.as_mut_ptr().cast(), ends.short_runs(next)) };
-            for (word, out) in words[w..].iter_mut().zip(left_out) {
+            let left_out = ends.short_runs(next);
+            if let Some(eight) = words.get_mut(w..w + 8) {
+                // SAFETY: `eight` holds 64 readable and writable bytes.
+                unsafe {
+                    let kept =
+                        _mm512_andnot_si512(left_out, _mm512_loadu_si512(eight.as_ptr().cast()));
+                    _mm512_storeu_si512(eight.as_mut_ptr().cast(), kept);
+                }
+                return;
+            }
+            let mut lanes = [0u64; 8];
+            // SAFETY: `lanes` has room for 64 bytes.
+            unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().cast(), left_out) };
+            for (word, out) in words[w..].iter_mut().zip(lanes) {
                 *word &= !out;
             }
         };
