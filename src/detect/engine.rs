@@ -373,11 +373,6 @@ impl Engine {
         Engine { kernel, ..self }
     }
 
-    /// How this engine's scans find their trigger bytes.
-    pub fn kernel(&self) -> Kernel {
-        self.kernel
-    }
-
     /// Confidence of a reading after context.
     pub(crate) fn score(&self, format: Format, cue: Option<Hit>) -> f32 {
         let base = self.confidence[format.index()];

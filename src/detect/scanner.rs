@@ -25,7 +25,7 @@ use super::decode::{Step, hex_val, unit_at};
 use super::email;
 use super::engine::Engine;
 use super::numbers::{self, Island, MAX_SEP_UNITS, Reading};
-use super::simd::{Kernel, TriggerBits};
+use super::simd::TriggerBits;
 use super::table::{Advance, TableTracker};
 
 /// Findings can start this many bytes before the position a pass has
@@ -36,7 +36,7 @@ const MAX_BACKWARD: u64 = (RAW_WINDOW / 2 + numbers::MAX_PREFIX) as u64;
 #[cfg(test)]
 fn next_trigger(buf: &[u8], from: usize) -> Option<usize> {
     let mut bits = TriggerBits::default();
-    bits.fill(buf, from, Kernel::detect().exhaustive());
+    bits.fill(buf, from, super::simd::Kernel::detect().exhaustive());
     bits.next(from)
 }
 
@@ -295,8 +295,6 @@ struct Work {
     readings: Vec<(usize, Reading)>,
     island: Island,
     triggers: TriggerBits,
-    /// How the trigger bits are found: the engine's kernel.
-    kernel: Kernel,
 }
 
 /// The state of one scan: shared by [`Engine::scan`] and [`Scanner`].
@@ -317,10 +315,7 @@ impl Passes {
         Passes {
             builtin: BuiltinState::default(),
             custom: vec![CustomState::default(); engine.custom.len()],
-            work: Work {
-                kernel: engine.kernel,
-                ..Work::default()
-            },
+            work: Work::default(),
         }
     }
 
@@ -395,7 +390,7 @@ impl Passes {
         // Borrowed out of the working memory for the loop, which lends
         // the rest of it to the island walk.
         let mut triggers = std::mem::take(&mut self.work.triggers);
-        triggers.fill(buf, pos, self.work.kernel);
+        triggers.fill(buf, pos, e.kernel);
         loop {
             let Some(t) = triggers.next(pos) else {
                 if len > pos {
