@@ -151,12 +151,19 @@ impl Kernel {
         self.short_runs
     }
 
-    /// Every kernel this CPU runs, slowest first: for tests and benchmarks.
+    /// Every kernel this CPU runs, slowest first, each that leaves out
+    /// short runs right after the same kernel keeping every trigger: for
+    /// tests and benchmarks.
     pub fn available() -> Vec<Kernel> {
         let mut all: Vec<Kernel> = FASTEST_FIRST
             .into_iter()
             .filter(|isa| isa.runs_here())
             .map(Kernel::new)
+            .flat_map(|k| {
+                let every = k.exhaustive();
+                [Some(k), (every != k).then_some(every)]
+            })
+            .flatten()
             .collect();
         all.reverse();
         all
@@ -277,10 +284,8 @@ impl PairTables {
 /// breaks, which the scan reads as spaces.
 #[inline]
 fn is_plain_separator(b: u8) -> bool {
-    matches!(
-        b,
-        b' ' | b'\t' | b'\n' | b'\r' | b'-' | b'(' | b')' | b'+' | b'.' | b'/' | b'#'
-    )
+    b.is_ascii()
+        && (super::numbers::separator(b as char).is_some() || matches!(b, b'\t' | b'\n' | b'\r'))
 }
 
 /// Whether the digit at `i` of `buf` starts a *short run*: the scan's
@@ -750,24 +755,12 @@ mod tests {
         out
     }
 
-    /// Every kernel this CPU runs, with and without short runs.
-    fn every_kernel() -> Vec<Kernel> {
-        let mut all = Vec::new();
-        for k in Kernel::available() {
-            all.push(k.exhaustive());
-            if k.skips_short_runs() {
-                all.push(k);
-            }
-        }
-        all
-    }
-
     #[test]
     fn every_kernel_agrees_with_bytewise() {
         // Every byte value at every position of a word, and buffers of
         // every length around the 64-byte steps, from every start.
         let all: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
-        for kernel in every_kernel() {
+        for kernel in Kernel::available() {
             for len in 0..200 {
                 let bytes = &all[..len];
                 for start in [0, 1, 13, 63, 64, 65, 130]
@@ -821,7 +814,10 @@ mod tests {
             ("12 руб", &[]),
             ("<b>12", &[]),
         ];
-        for kernel in every_kernel().into_iter().filter(|k| k.skips_short_runs()) {
+        for kernel in Kernel::available()
+            .into_iter()
+            .filter(|k| k.skips_short_runs())
+        {
             for &(text, left_out) in cases {
                 let bytes = text.as_bytes();
                 let want: Vec<usize> = (0..bytes.len())
@@ -848,7 +844,7 @@ mod tests {
         ) {
             let bytes = text.as_bytes();
             let start = start.min(bytes.len());
-            for kernel in every_kernel() {
+            for kernel in Kernel::available() {
                 proptest::prop_assert_eq!(
                     by_bits(bytes, start, kernel),
                     bytewise(bytes, start, kernel),
