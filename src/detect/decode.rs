@@ -357,44 +357,59 @@ pub fn unit_at(buf: &[u8], pos: usize, eof: bool) -> Step {
     ascii_unit(buf, pos).unwrap_or_else(|| unit_slow(buf, pos, eof))
 }
 
-/// The two escapes met most (a literal `&` after a form field, `%28`),
-/// with a small stack frame; everything else in [`unit_layers`].
+/// The characters and escapes met most, each tested only where its first
+/// byte says it may stand, with a small stack frame; everything else in
+/// [`unit_layers`].
 #[inline(never)]
 fn unit_slow(buf: &[u8], pos: usize, eof: bool) -> Step {
-    if literal_amp(buf, pos) {
-        return Step::Unit(Unit {
-            ch: '&',
-            start: pos,
-            end: pos + 1,
-        });
-    }
-    if let Some(ch) = pct_ascii(buf, pos) {
-        return Step::Unit(Unit {
+    let quick = match buf.get(pos) {
+        // `&nbsp;` and `&amp;` first: neither is a literal `&`.
+        Some(b'&') => common_entity(buf, pos).or_else(|| {
+            literal_amp(buf, pos).then_some(Unit {
+                ch: '&',
+                start: pos,
+                end: pos + 1,
+            })
+        }),
+        Some(b'%') => pct_ascii(buf, pos).map(|ch| Unit {
             ch,
             start: pos,
             end: pos + 3,
-        });
+        }),
+        Some(0xC2..=0xF4) => plain_char(buf, pos),
+        _ => None,
+    };
+    match quick {
+        Some(u) => Step::Unit(u),
+        None => unit_layers(buf, pos, eof),
     }
-    if let Some(u) = plain_char(buf, pos).or_else(|| common_entity(buf, pos)) {
-        return Step::Unit(u);
-    }
-    unit_layers(buf, pos, eof)
 }
 
 /// A visible non-ASCII character written plainly (a Cyrillic letter, `₽`,
 /// `№`), all its bytes in the buffer: the layers would read it as it is,
-/// normalised. Invisible characters are left to them.
+/// normalised. Invisible characters are left to them, and so is every
+/// byte sequence that is not well-formed UTF-8 (overlong, a surrogate,
+/// past U+10FFFF, a continuation byte missing).
 #[inline]
 fn plain_char(buf: &[u8], pos: usize) -> Option<Unit> {
-    let lead = *buf.get(pos)?;
-    let len = match lead {
-        0xC2..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xF4 => 4,
+    let cont = |i: usize| {
+        buf.get(pos + i)
+            .filter(|&&b| b & 0xC0 == 0x80)
+            .map(|&b| u32::from(b & 0x3F))
+    };
+    let lead = u32::from(*buf.get(pos)?);
+    let (code, len) = match lead {
+        0xC2..=0xDF => (((lead & 0x1F) << 6) | cont(1)?, 2),
+        0xE0..=0xEF => (((lead & 0x0F) << 12) | (cont(1)? << 6) | cont(2)?, 3),
+        0xF0..=0xF4 => (
+            ((lead & 0x07) << 18) | (cont(1)? << 12) | (cont(2)? << 6) | cont(3)?,
+            4,
+        ),
         _ => return None,
     };
-    let bytes = buf.get(pos..pos + len)?;
-    let ch = std::str::from_utf8(bytes).ok()?.chars().next()?;
+    // `from_u32` turns down surrogates and what lies past U+10FFFF; the
+    // length turns down overlong forms.
+    let ch = char::from_u32(code).filter(|c| c.len_utf8() == len)?;
     Some(Unit {
         ch: normalize(ch)?,
         start: pos,
@@ -594,6 +609,50 @@ mod tests {
         }
         // Every ASCII byte but `&` and `\\`, after each tail.
         assert_eq!(taken, 126 * 5);
+    }
+
+    /// The hand decoder of plain characters reads what `str::from_utf8`
+    /// reads: every sequence of one to three bytes from a byte that is no
+    /// ASCII, and four-byte ones from every lead and first continuation,
+    /// cut short or not.
+    #[test]
+    fn plain_char_agrees_with_from_utf8() {
+        let reference = |b: &[u8]| -> Option<Unit> {
+            let len = match b.first()? {
+                0xC2..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF4 => 4,
+                _ => return None,
+            };
+            let ch = std::str::from_utf8(b.get(..len)?).ok()?.chars().next()?;
+            Some(Unit {
+                ch: normalize(ch)?,
+                start: 0,
+                end: len,
+            })
+        };
+        let mut read = 0;
+        let mut check = |b: &[u8]| {
+            let got = plain_char(b, 0);
+            assert_eq!(got, reference(b), "{b:02X?}");
+            read += usize::from(got.is_some());
+        };
+        for lead in 0x80..=0xFFu8 {
+            for c1 in 0..=0xFFu8 {
+                check(&[lead, c1]);
+                for c2 in 0..=0xFFu8 {
+                    check(&[lead, c1, c2]);
+                }
+                if lead >= 0xF0 {
+                    for tail in [[0x80, 0x80], [0xBF, 0xBF], [0x9D, 0x41], [0x80, 0xC0]] {
+                        check(&[lead, c1, tail[0], tail[1]]);
+                    }
+                }
+            }
+        }
+        // Every visible two- and three-byte character, once as it is and
+        // once with a third byte after it, and some four-byte ones.
+        assert!(read > 60_000, "{read}");
     }
 
     proptest::proptest! {
