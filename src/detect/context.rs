@@ -436,8 +436,10 @@ impl RawGate {
 /// first two bytes, ASCII case folded, are a short list of pairs found in
 /// sixteen positions at once; a position with such a pair is then looked
 /// up by its first four bytes (three for a three-byte form) in bit sets
-/// of hashed prefixes. A window with no position through both steps
-/// starts no keyword; one with such a position goes on to the automaton.
+/// of hashed prefixes, and then against the whole forms with that first
+/// pair. A window with no position through every step holds no keyword;
+/// one with such a position goes on to the automaton, which also asks
+/// that the keyword lies in the candidate's field.
 /// Folding sets bit 5 of every byte: a superset of what the automaton's
 /// ASCII case-insensitivity matches, so the test never misses.
 #[derive(Clone, Debug)]
@@ -448,7 +450,12 @@ struct Prefixes {
     tables: PairTables,
     four: Box<[u64]>,
     three: Box<[u64]>,
+    /// Every form, folded, with the others of its first pair.
+    forms: Vec<SamePair>,
 }
+
+/// A folded first pair and the folded forms that start with it.
+type SamePair = ([u8; 2], Vec<Box<[u8]>>);
 
 /// Bits of a slot in a prefix set: 64 Ki bits, 8 KiB per set.
 const PREFIX_BITS: u32 = 16;
@@ -463,6 +470,7 @@ impl Prefixes {
         let mut four = vec![0u64; words].into_boxed_slice();
         let mut three = vec![0u64; words].into_boxed_slice();
         let mut pairs = Vec::new();
+        let mut forms: Vec<SamePair> = Vec::new();
         for p in pats.iter().map(|p| p.as_bytes()) {
             match p.len() {
                 0..=2 => return None,
@@ -472,6 +480,10 @@ impl Prefixes {
             let pair = [p[0] | 0x20, p[1] | 0x20];
             if !pairs.contains(&pair) {
                 pairs.push(pair);
+                forms.push((pair, Vec::new()));
+            }
+            if let Some((_, same)) = forms.iter_mut().find(|(q, _)| *q == pair) {
+                same.push(p.iter().map(|b| b | 0x20).collect());
             }
         }
         Some(Prefixes {
@@ -479,6 +491,7 @@ impl Prefixes {
             pairs: (pairs.len() <= MAX_PAIRS).then_some(pairs),
             four,
             three,
+            forms,
         })
     }
 
@@ -518,17 +531,36 @@ impl Prefixes {
         }
     }
 
-    /// Whether the bytes at `i` are in a prefix set.
+    /// Whether a form, ASCII case folded, stands whole at `i` of `w`:
+    /// first whether the bytes at `i` are in a prefix set, which turns
+    /// most positions down at once, then against each form.
     #[inline]
     fn starts(&self, w: &[u8], i: usize) -> bool {
-        match w.get(i..) {
+        let prefix = match w.get(i..) {
             Some(&[a, b, c, d, ..]) => {
                 get_bit(&self.four, slot4(key4(a, b, c, d)))
                     || get_bit(&self.three, slot3(key3(a, b, c)))
             }
             Some(&[a, b, c]) => get_bit(&self.three, slot3(key3(a, b, c))),
             _ => false,
-        }
+        };
+        prefix && self.spelled(&w[i..])
+    }
+
+    /// Whether `rest` starts with a form, ASCII case folded (the automaton
+    /// ignores ASCII case only, and folding both sides keeps every match
+    /// it makes).
+    #[inline(never)]
+    fn spelled(&self, rest: &[u8]) -> bool {
+        let pair = [rest[0] | 0x20, rest[1] | 0x20];
+        self.forms
+            .iter()
+            .filter(|(p, _)| *p == pair)
+            .any(|(_, forms)| {
+                forms.iter().any(|f| {
+                    rest.len() >= f.len() && f.iter().zip(rest).all(|(&x, &y)| x == y | 0x20)
+                })
+            })
     }
 }
 
