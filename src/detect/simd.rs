@@ -299,9 +299,10 @@ fn is_plain_separator(b: u8) -> bool {
 ///   after a digit (glued to it, which joins nothing); or a quote after a
 ///   separator;
 /// - or `j - i` is at most 3 and the byte at `j` is a quote right after a
-///   digit or a letter after a separator: these end the island unless it
-///   has exactly four digits (a passport series before a JSON field jump or
-///   a connector word);
+///   digit, a letter after a separator, or the lead byte of a Cyrillic
+///   letter (`0xD0`, `0xD1`) with a byte after it in the buffer: these end
+///   the island unless it has exactly four digits (a passport series
+///   before a JSON field jump or a connector word);
 /// - and the byte before `i` is no capital (an ICD-10 code keeps its bit).
 ///
 /// This is the definition the kernels are held to. The scan's own tests
@@ -323,7 +324,8 @@ pub fn short_run(buf: &[u8], i: usize) -> bool {
         (x.is_ascii() && !x.is_ascii_alphabetic() && !matches!(x, b'%' | b'&' | b'\\' | b'"'))
             || (x.is_ascii_alphabetic() && after_digit)
             || (x == b'"' && !after_digit);
-    let soft = (x == b'"' && after_digit) || (x.is_ascii_alphabetic() && !after_digit);
+    let cyrillic = matches!(x, 0xD0 | 0xD1) && buf.len() > i + len + 1;
+    let soft = (x == b'"' && after_digit) || (x.is_ascii_alphabetic() && !after_digit) || cyrillic;
     (hard && len <= 7) || (soft && len <= 3)
 }
 
@@ -441,6 +443,8 @@ mod x86 {
         letter: __m512i,
         quote: __m512i,
         upper: __m512i,
+        /// Lead bytes of Cyrillic letters, but the input's last byte.
+        cyrillic: __m512i,
     }
 
     /// What [`super::short_run`] needs of eight blocks, the bits of the
@@ -492,10 +496,13 @@ mod x86 {
             Ends {
                 run: _mm512_or_si512(c.digit, c.sep),
                 hard: or_and(or_and(c.hard, c.letter, digit_before), c.quote, sep_before),
-                soft: or_and(
-                    _mm512_and_si512(c.quote, digit_before),
-                    c.letter,
-                    sep_before,
+                soft: _mm512_or_si512(
+                    or_and(
+                        _mm512_and_si512(c.quote, digit_before),
+                        c.letter,
+                        sep_before,
+                    ),
+                    c.cyrillic,
                 ),
                 digit: _mm512_andnot_si512(upper_before, c.digit),
             }
@@ -537,7 +544,7 @@ mod x86 {
 
     /// Trigger bits with the digits of short runs left out
     /// ([`super::short_run`]). Each 64-byte block gets its trigger bits and
-    /// six class masks from two nibble lookups; eight blocks' masks then
+    /// seven class masks, six from two nibble lookups; eight blocks' masks then
     /// go into one register each, and [`Ends`] finds the short runs of
     /// eight words at a time, once the eight blocks after them are
     /// classified. The last, partial block is read with a masked load (no
@@ -553,11 +560,12 @@ mod x86 {
             )
         };
         // Trigger bits and class masks of the block at `at`.
-        let block = |at: usize, masks: &mut [[u64; 8]; 6], k: usize| -> u64 {
-            let n = (bytes.len() - at).min(64);
-            let valid = u64::MAX >> (64 - n);
-            // SAFETY: the mask covers the `n` bytes from `at` that the
-            // slice holds; masked-out bytes are not read.
+        // `valid`: the bytes from `at` that the slice holds.
+        // `before_last`: the same but the input's last byte, after which
+        // a Cyrillic lead byte ends no run (its second byte is missing).
+        let block = |at: usize, valid: u64, before_last: u64, masks: &mut [[u64; 8]; 7], k| {
+            // SAFETY: `valid` covers bytes of the slice only; masked-out
+            // bytes are not read.
             let v = unsafe { _mm512_maskz_loadu_epi8(valid, bytes.as_ptr().add(at).cast()) };
             let nib = splat(0x0F);
             let lo = _mm512_shuffle_epi8(low, _mm512_and_si512(v, nib));
@@ -578,6 +586,8 @@ mod x86 {
             masks[3][k] = letter;
             masks[4][k] = is(QUOTE);
             masks[5][k] = _mm512_mask_testn_epi8_mask(letter, v, splat(0x20));
+            masks[6][k] =
+                _mm512_mask_cmple_epu8_mask(before_last, _mm512_sub_epi8(v, splat(0xD0)), splat(1));
             is(DIGIT | ESC_2 | ESC_5) | wide | at_sign
         };
         let load = |m: &[u64; 8]| {
@@ -592,6 +602,7 @@ mod x86 {
             letter: zero,
             quote: zero,
             upper: zero,
+            cyrillic: zero,
         };
         // Before the first block: a capital before the first digit.
         let mut prev = Classes {
@@ -626,17 +637,23 @@ mod x86 {
         // segment after they were written, when the stores have left the
         // store buffer (a 64-byte load of eight 8-byte stores still in it
         // cannot be forwarded, and stalls).
-        let mut masks = [[[0u64; 8]; 6]; 2];
+        let mut masks = [[[0u64; 8]; 7]; 2];
         let segments = words.len().div_ceil(8);
         for s in 0..=segments {
             if s < segments {
                 let m = &mut masks[s % 2];
                 let w = s * 8;
                 if words.len() - w < 8 {
-                    *m = [[0; 8]; 6];
+                    *m = [[0; 8]; 7];
                 }
                 for (k, word) in words[w..].iter_mut().take(8).enumerate() {
-                    *word = block((w + k) * 64, m, k);
+                    let at = (w + k) * 64;
+                    *word = if at + 64 < bytes.len() {
+                        block(at, u64::MAX, u64::MAX, m, k)
+                    } else {
+                        let valid = u64::MAX >> (64 - (bytes.len() - at));
+                        block(at, valid, valid >> 1, m, k)
+                    };
                 }
             }
             if s > 0 {
@@ -648,6 +665,7 @@ mod x86 {
                     letter: load(&m[3]),
                     quote: load(&m[4]),
                     upper: load(&m[5]),
+                    cyrillic: load(&m[6]),
                 };
                 let ends = Ends::new(c, prev);
                 if let Some((at, before)) = waiting {
@@ -811,7 +829,12 @@ mod tests {
             ("12&nbsp;", &[]),
             ("12\\", &[]),
             ("12\u{a0}", &[]),
-            ("12 руб", &[]),
+            // A Cyrillic letter ends three bytes, like a Latin one after
+            // a separator, but only with its second byte in the buffer.
+            ("12 руб", &[0, 1]),
+            ("12руб", &[0, 1]),
+            ("1234 руб", &[2, 3]),
+            ("12 \u{a0}руб", &[]),
             ("<b>12", &[]),
         ];
         for kernel in Kernel::available()
@@ -827,6 +850,33 @@ mod tests {
                 assert_eq!(bytewise(bytes, 0, kernel), want, "{text:?}");
             }
         }
+    }
+
+    /// Cut anywhere, a Cyrillic letter's first byte at the end of the
+    /// input ends no run: the scan waits for the second. Every cut of
+    /// buffers that run up to and across block ends.
+    #[test]
+    fn kernels_agree_on_cut_letters() {
+        for lead in [0, 57, 60, 61, 62, 63, 64, 120] {
+            for text in ["1 д", "12 руб", "123д", "1234 д", "1 \u{a0}д", "12-д"] {
+                let full = format!("{}{text}", "x".repeat(lead));
+                let bytes = full.as_bytes();
+                for cut in lead..=bytes.len() {
+                    let part = &bytes[..cut];
+                    for kernel in Kernel::available() {
+                        assert_eq!(
+                            by_bits(part, 0, kernel),
+                            bytewise(part, 0, kernel),
+                            "{:?} cut at {cut}, {}",
+                            String::from_utf8_lossy(part),
+                            kernel.name()
+                        );
+                    }
+                }
+            }
+        }
+        assert!(!short_run(b"12 \xD0", 0));
+        assert!(short_run(b"12 \xD0\xB4", 0));
     }
 
     proptest::proptest! {
