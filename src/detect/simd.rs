@@ -540,6 +540,29 @@ mod x86 {
             let soft_3 = or_and(soft_1, runs_2, ahead!(soft_1, soft_1n, 2, 62));
             _mm512_and_si512(self.digit, _mm512_or_si512(hard_7, soft_3))
         }
+
+        /// Clears the bits of [`Ends::short_runs`] in the first eight
+        /// words of `words` (fewer at the end of the input).
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn clear_short_runs(self, next: Ends, words: &mut [u64]) {
+            let left_out = self.short_runs(next);
+            if let Some(eight) = words.get_mut(..8) {
+                // SAFETY: `eight` holds 64 readable and writable bytes.
+                unsafe {
+                    let kept =
+                        _mm512_andnot_si512(left_out, _mm512_loadu_si512(eight.as_ptr().cast()));
+                    _mm512_storeu_si512(eight.as_mut_ptr().cast(), kept);
+                }
+                return;
+            }
+            let mut lanes = [0u64; 8];
+            // SAFETY: `lanes` has room for 64 bytes.
+            unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().cast(), left_out) };
+            for (word, out) in words.iter_mut().zip(lanes) {
+                *word &= !out;
+            }
+        }
     }
 
     /// Trigger bits with the digits of short runs left out
@@ -615,24 +638,6 @@ mod x86 {
         };
         // The eight words waiting for the blocks after them.
         let mut waiting: Option<(usize, Ends)> = None;
-        let finish = |w: usize, ends: Ends, next: Ends, words: &mut [u64]| {
-            let left_out = ends.short_runs(next);
-            if let Some(eight) = words.get_mut(w..w + 8) {
-                // SAFETY: `eight` holds 64 readable and writable bytes.
-                unsafe {
-                    let kept =
-                        _mm512_andnot_si512(left_out, _mm512_loadu_si512(eight.as_ptr().cast()));
-                    _mm512_storeu_si512(eight.as_mut_ptr().cast(), kept);
-                }
-                return;
-            }
-            let mut lanes = [0u64; 8];
-            // SAFETY: `lanes` has room for 64 bytes.
-            unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().cast(), left_out) };
-            for (word, out) in words[w..].iter_mut().zip(lanes) {
-                *word &= !out;
-            }
-        };
         // Two sets of masks: a segment's are loaded into registers one
         // segment after they were written, when the stores have left the
         // store buffer (a 64-byte load of eight 8-byte stores still in it
@@ -669,14 +674,14 @@ mod x86 {
                 };
                 let ends = Ends::new(c, prev);
                 if let Some((at, before)) = waiting {
-                    finish(at, before, ends, words);
+                    before.clear_short_runs(ends, &mut words[at..]);
                 }
                 waiting = Some(((s - 1) * 8, ends));
                 prev = c;
             }
         }
         if let Some((at, before)) = waiting {
-            finish(at, before, Ends::new(none, prev), words);
+            before.clear_short_runs(Ends::new(none, prev), &mut words[at..]);
         }
     }
 
