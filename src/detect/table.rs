@@ -105,7 +105,7 @@ impl TableTracker {
                 }
                 // Search once to the end of what is buffered, and remember
                 // how far there is none: islands come every few bytes.
-                match table_finder().find(&buf[next..]) {
+                match super::simd::find_table_open(&buf[next..]) {
                     Some(i) => {
                         self.no_table_before = base + (next + i) as u64;
                         if next + i < to {
@@ -233,11 +233,6 @@ impl TableTracker {
     }
 }
 
-fn table_finder() -> &'static memchr::memmem::Finder<'static> {
-    static F: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
-    F.get_or_init(|| memchr::memmem::Finder::new(b"<table"))
-}
-
 enum Tag {
     Table,
     Row,
@@ -273,21 +268,39 @@ mod tests {
 
     #[test]
     fn columns_follow_header_row() {
+        let html = "<table><thead><tr><td>№</td><td>Полис ОМС</td><td>Карта оплаты</td></tr></thead>\
+                    <tbody><tr><td>1</td><td>X</td><td>Y";
+        columns_follow(html);
+        // Tag names in any case, as older templates write them.
+        let mut upper = String::new();
+        let mut in_tag = false;
+        for c in html.chars() {
+            in_tag = (in_tag || c == '<') && c != '>';
+            upper.push(if in_tag { c.to_ascii_uppercase() } else { c });
+        }
+        assert!(upper.starts_with("<TABLE><THEAD><TR><TD>") && upper.ends_with("</TD><TD>Y"));
+        columns_follow(&upper);
+        columns_follow(&html.replace("<table", "<Table"));
+    }
+
+    fn columns_follow(html: &str) {
         let kw = KeywordIndex::new(&[
             ("полис".into(), Cue::Builtin(Builtin::Oms)),
             ("карта".into(), Cue::Builtin(Builtin::Card)),
         ])
         .unwrap();
-        let html = "<table><thead><tr><td>№</td><td>Полис ОМС</td><td>Карта оплаты</td></tr></thead>\
-                    <tbody><tr><td>1</td><td>X</td><td>Y";
         let mut t = TableTracker::default();
-        let x = html.find('X').unwrap() as u64;
+        let x = html.rfind('X').unwrap() as u64;
         assert!(matches!(
             t.advance(html.as_bytes(), 0, x, true, &kw),
             Advance::Done
         ));
-        assert_eq!(t.current().map(|c| c.0), Some(Cue::Builtin(Builtin::Oms)));
-        let y = html.find('Y').unwrap() as u64;
+        assert_eq!(
+            t.current().map(|c| c.0),
+            Some(Cue::Builtin(Builtin::Oms)),
+            "{html}"
+        );
+        let y = html.rfind('Y').unwrap() as u64;
         t.advance(html.as_bytes(), 0, y, true, &kw);
         assert_eq!(t.current().map(|c| c.0), Some(Cue::Builtin(Builtin::Card)));
         let end = "</td></tr></tbody></table><p>Z";
