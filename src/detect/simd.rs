@@ -232,10 +232,30 @@ pub struct PairTables {
 
 impl PairTables {
     /// Tables for `pairs`, bytes already ASCII case folded (`| 0x20`).
+    ///
+    /// A bucket passes every pair its four nibble sets make, so each pair
+    /// goes to the bucket it widens least: `д` (`D0 B4`) and `р` (`D1 80`)
+    /// together would pass `а` (`D0 B0`), the commonest Russian letter.
     pub fn new(pairs: &[[u8; 2]]) -> PairTables {
         let mut tables = [[0u8; 64]; 4];
-        for (k, &[a, b]) in pairs.iter().enumerate() {
-            let bit = 1u8 << (k % 8);
+        // Each bucket's nibble sets: first byte low and high, second low
+        // and high.
+        let mut sets = [[0u16; 4]; 8];
+        let size = |s: &[u16; 4]| s.iter().map(|x| x.count_ones()).product::<u32>();
+        for &[a, b] in pairs {
+            let nibbles = [a & 15, a >> 4, b & 15, b >> 4];
+            let with = |s: &[u16; 4]| {
+                let mut w = *s;
+                for (set, n) in w.iter_mut().zip(nibbles) {
+                    *set |= 1 << n;
+                }
+                w
+            };
+            let Some(k) = (0..8).min_by_key(|&k| size(&with(&sets[k])) - size(&sets[k])) else {
+                continue;
+            };
+            sets[k] = with(&sets[k]);
+            let bit = 1u8 << k;
             for lane in 0..4 {
                 let at = lane * 16;
                 tables[0][at + usize::from(a & 15)] |= bit;
