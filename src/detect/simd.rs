@@ -251,9 +251,9 @@ impl PairTables {
                 }
                 w
             };
-            let Some(k) = (0..8).min_by_key(|&k| size(&with(&sets[k])) - size(&sets[k])) else {
-                continue;
-            };
+            let k = (0..8)
+                .min_by_key(|&k| size(&with(&sets[k])) - size(&sets[k]))
+                .unwrap_or_default();
             sets[k] = with(&sets[k]);
             let bit = 1u8 << k;
             for lane in 0..4 {
