@@ -355,15 +355,10 @@ pub fn short_run(buf: &[u8], i: usize) -> bool {
 /// SSE2 elsewhere (`memchr`'s pair search, made blind to case), and each
 /// such place is then compared whole.
 pub fn find_table_open(hay: &[u8]) -> Option<usize> {
-    const TAG: &[u8] = b"<table";
-    let is_tag = |i: usize| {
-        hay.get(i..i + TAG.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(TAG))
-    };
     #[cfg(target_arch = "x86_64")]
     let from = if Isa::Avx2.runs_here() {
         // SAFETY: AVX2 was found on this CPU.
-        match unsafe { x86::table_open_avx2(hay, is_tag) } {
+        match unsafe { x86::table_open_avx2(hay) } {
             Ok(at) => return Some(at),
             Err(rest) => rest,
         }
@@ -372,20 +367,35 @@ pub fn find_table_open(hay: &[u8]) -> Option<usize> {
     };
     #[cfg(not(target_arch = "x86_64"))]
     let from = 0;
-    let from = match table_open_sse2(hay, from, is_tag) {
+    let from = match table_open_sse2(hay, from) {
         Ok(at) => return Some(at),
         Err(rest) => rest,
     };
-    (from..hay.len()).find(|&i| is_tag(i))
+    (from..hay.len()).find(|&i| table_open_at(hay, i))
+}
+
+/// Whether `<table`, in any ASCII case, starts at `i` of `hay`.
+fn table_open_at(hay: &[u8], i: usize) -> bool {
+    hay.get(i..i + 6)
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"<table"))
+}
+
+/// The first of the candidate places in `bits` (bit `k` for `base + k`)
+/// where `<table` stands.
+fn first_table_open(hay: &[u8], base: usize, mut bits: u32) -> Option<usize> {
+    while bits != 0 {
+        let at = base + bits.trailing_zeros() as usize;
+        if table_open_at(hay, at) {
+            return Some(at);
+        }
+        bits &= bits - 1;
+    }
+    None
 }
 
 /// [`find_table_open`]'s pair search from `from`, sixteen bytes at a time:
 /// `Ok` with the first tag, or `Err` with where whole steps ran out.
-fn table_open_sse2(
-    hay: &[u8],
-    mut from: usize,
-    is_tag: impl Fn(usize) -> bool,
-) -> Result<usize, usize> {
+fn table_open_sse2(hay: &[u8], mut from: usize) -> Result<usize, usize> {
     use wide::u8x16;
     let load = |i: usize| {
         let mut b = [0u8; 16];
@@ -395,13 +405,8 @@ fn table_open_sse2(
     while from + 19 <= hay.len() {
         let lt = load(from).simd_eq(u8x16::splat(b'<'));
         let b = (load(from + 3) | u8x16::splat(0x20)).simd_eq(u8x16::splat(b'b'));
-        let mut bits = (lt & b).to_bitmask();
-        while bits != 0 {
-            let at = from + bits.trailing_zeros() as usize;
-            if is_tag(at) {
-                return Ok(at);
-            }
-            bits &= bits - 1;
+        if let Some(at) = first_table_open(hay, from, (lt & b).to_bitmask()) {
+            return Ok(at);
         }
         from += 16;
     }
@@ -461,10 +466,7 @@ mod x86 {
     /// time: `Ok` with the first tag, or `Err` with where whole steps ran
     /// out.
     #[target_feature(enable = "avx2")]
-    pub(super) fn table_open_avx2(
-        hay: &[u8],
-        is_tag: impl Fn(usize) -> bool,
-    ) -> Result<usize, usize> {
+    pub(super) fn table_open_avx2(hay: &[u8]) -> Result<usize, usize> {
         let lt = _mm256_set1_epi8(b'<' as i8);
         let b = _mm256_set1_epi8(b'b' as i8);
         let fold = _mm256_set1_epi8(0x20);
@@ -482,13 +484,9 @@ mod x86 {
                 _mm256_cmpeq_epi8(v0, lt),
                 _mm256_cmpeq_epi8(_mm256_or_si256(v3, fold), b),
             );
-            let mut bits = _mm256_movemask_epi8(hit) as u32;
-            while bits != 0 {
-                let at = i + bits.trailing_zeros() as usize;
-                if is_tag(at) {
-                    return Ok(at);
-                }
-                bits &= bits - 1;
+            let bits = _mm256_movemask_epi8(hit) as u32;
+            if let Some(at) = super::first_table_open(hay, i, bits) {
+                return Ok(at);
             }
             i += 32;
         }
@@ -989,17 +987,11 @@ mod tests {
             let bytes = text.as_bytes();
             let start = start.min(bytes.len());
             let hay = &bytes[start..];
-            let want = (0..hay.len()).find(|&i| {
-                hay.get(i..i + 6).is_some_and(|w| w.eq_ignore_ascii_case(b"<table"))
-            });
+            let want = (0..hay.len()).find(|&i| table_open_at(hay, i));
             proptest::prop_assert_eq!(find_table_open(hay), want, "{:?}", text);
-            let portable = match table_open_sse2(hay, 0, |i| {
-                hay.get(i..i + 6).is_some_and(|w| w.eq_ignore_ascii_case(b"<table"))
-            }) {
+            let portable = match table_open_sse2(hay, 0) {
                 Ok(at) => Some(at),
-                Err(rest) => (rest..hay.len()).find(|&i| {
-                    hay.get(i..i + 6).is_some_and(|w| w.eq_ignore_ascii_case(b"<table"))
-                }),
+                Err(rest) => (rest..hay.len()).find(|&i| table_open_at(hay, i)),
             };
             proptest::prop_assert_eq!(portable, want, "{:?}", text);
         }
