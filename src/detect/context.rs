@@ -469,7 +469,6 @@ impl Prefixes {
         let words = 1 << (PREFIX_BITS - 6);
         let mut four = vec![0u64; words].into_boxed_slice();
         let mut three = vec![0u64; words].into_boxed_slice();
-        let mut pairs = Vec::new();
         let mut forms: Vec<SamePair> = Vec::new();
         for p in pats.iter().map(|p| p.as_bytes()) {
             match p.len() {
@@ -478,14 +477,13 @@ impl Prefixes {
                 _ => set_bit(&mut four, slot4(key4(p[0], p[1], p[2], p[3]))),
             }
             let pair = [p[0] | 0x20, p[1] | 0x20];
-            if !pairs.contains(&pair) {
-                pairs.push(pair);
-                forms.push((pair, Vec::new()));
-            }
-            if let Some((_, same)) = forms.iter_mut().find(|(q, _)| *q == pair) {
-                same.push(p.iter().map(|b| b | 0x20).collect());
+            let folded = p.iter().map(|b| b | 0x20).collect();
+            match forms.iter_mut().find(|(q, _)| *q == pair) {
+                Some((_, same)) => same.push(folded),
+                None => forms.push((pair, vec![folded])),
             }
         }
+        let pairs: Vec<[u8; 2]> = forms.iter().map(|(pair, _)| *pair).collect();
         Some(Prefixes {
             tables: PairTables::new(&pairs),
             pairs: (pairs.len() <= MAX_PAIRS).then_some(pairs),
@@ -555,8 +553,8 @@ impl Prefixes {
         let pair = [rest[0] | 0x20, rest[1] | 0x20];
         self.forms
             .iter()
-            .filter(|(p, _)| *p == pair)
-            .any(|(_, forms)| {
+            .find(|(p, _)| *p == pair)
+            .is_some_and(|(_, forms)| {
                 forms.iter().any(|f| {
                     rest.len() >= f.len() && f.iter().zip(rest).all(|(&x, &y)| x == y | 0x20)
                 })
