@@ -12,9 +12,9 @@
 //! The hot path looks for *trigger* bytes only: ASCII digits, `@`, and the
 //! first bytes of escapes (`%`, `&`, `\`) and full-width forms. Their bits
 //! for the whole buffer come first, from SIMD ([`super::simd`]); everything
-//! else is never looked at. Where the CPU has AVX-512, digits that start a
-//! short run (a few digits before a byte that ends every island) are left
-//! out of those bits: the loop would only skip them (see
+//! else is never looked at. Where the CPU has AVX-512 or AVX2, digits that
+//! start a short run (a few digits before a byte that ends every island)
+//! are left out of those bits: the loop would only skip them (see
 //! `short_runs_are_skipped` below for why that is exact).
 
 use super::Finding;

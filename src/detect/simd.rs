@@ -14,16 +14,18 @@
 //! can run an instruction its CPU lacks. Every kernel agrees with
 //! [`is_trigger`] on every byte (tests below).
 //!
-//! With AVX-512BW the kernel also leaves out the digits of *short runs*
-//! ([`short_run`]): digits the scan would visit only to skip the island
-//! there at once, most of a web page's digits. That costs about 3 µs of
-//! classification per 60 KB page and saves the loop far more visits; the
-//! kernel is held to the bytewise definition, the definition to the scan's
-//! quick walk, and the scan with short runs left out to the scan without.
+//! With AVX-512BW or AVX2 the kernel also leaves out the digits of *short
+//! runs* ([`short_run`]): digits the scan would visit only to skip the
+//! island there at once, most of a web page's digits. That costs about
+//! 3 µs of classification per 60 KB page with AVX-512BW (9 µs with AVX2,
+//! which has no mask registers) and saves the loop more visits than that;
+//! the kernels are held to the bytewise definition, the definition to the
+//! scan's quick walk, and the scan with short runs left out to the scan
+//! without.
 //!
 //! [`PairTables`] is the same kind of kernel for the keyword gate of dates
 //! and diagnoses: which positions of a 64-byte window may start one of a
-//! set of byte pairs.
+//! set of byte pairs, with AVX-512BW or AVX2.
 
 /// Whether the scan stops at this byte.
 #[inline]
@@ -74,8 +76,8 @@ impl TriggerBits {
 /// How trigger bits are computed on this CPU. Made only by [`Kernel::detect`]
 /// and [`Kernel::available`], which check the CPU first (`Isa::runs_here`).
 ///
-/// The AVX-512 kernel also leaves out the digits of *short runs* (see
-/// [`short_run`]) unless it is made [`Kernel::exhaustive`].
+/// The AVX-512BW and AVX2 kernels also leave out the digits of *short
+/// runs* (see [`short_run`]) unless made [`Kernel::exhaustive`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Kernel {
     isa: Isa,
@@ -130,7 +132,7 @@ impl Kernel {
         Kernel {
             isa,
             #[cfg(target_arch = "x86_64")]
-            short_runs: isa == Isa::Avx512,
+            short_runs: matches!(isa, Isa::Avx512 | Isa::Avx2),
             #[cfg(not(target_arch = "x86_64"))]
             short_runs: false,
         }
@@ -169,31 +171,36 @@ impl Kernel {
         all
     }
 
-    /// A short name: `portable`, `avx2`, `avx512`, and `avx512_short` when it
-    /// leaves out short runs.
+    /// A short name: `portable`, `avx2`, `avx512`, and `avx2_short` or
+    /// `avx512_short` when it leaves out short runs.
     pub fn name(self) -> &'static str {
-        if self.short_runs {
-            return "avx512_short";
-        }
-        match self.isa {
-            Isa::Portable => "portable",
+        match (self.isa, self.short_runs) {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => "avx2",
+            (Isa::Avx2, true) => "avx2_short",
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => "avx512",
+            (Isa::Avx512, true) => "avx512_short",
+            (Isa::Portable, _) => "portable",
+            #[cfg(target_arch = "x86_64")]
+            (Isa::Avx2, false) => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            (Isa::Avx512, false) => "avx512",
         }
     }
 
     /// Writes the bits of `bytes` into every word of `words` (`bytes.len()`
     /// rounded up to 64 bits). `before`: the byte before `bytes`, if any.
     fn run(self, bytes: &[u8], before: Option<u8>, words: &mut [u64]) {
+        // Only kernels of AVX-512BW and AVX2 leave out short runs
+        // (`Kernel::new`).
         #[cfg(target_arch = "x86_64")]
-        if self.short_runs {
-            // SAFETY: only a kernel of AVX-512BW leaves out short runs
-            // (`Kernel::new`), and it is made after `runs_here` found
-            // AVX-512BW on this CPU.
-            unsafe { x86::avx512_short_runs(bytes, before, words) };
-            return;
+        match (self.isa, self.short_runs) {
+            // SAFETY: a kernel of AVX-512BW is only made after `runs_here`
+            // found AVX-512BW on this CPU.
+            (Isa::Avx512, true) => return unsafe { x86::avx512_short_runs(bytes, before, words) },
+            // SAFETY: a kernel of AVX2 is only made after `runs_here` found
+            // AVX2 on this CPU.
+            (Isa::Avx2, true) => return unsafe { x86::avx2_short_runs(bytes, before, words) },
+            _ => {}
         }
         let _ = before;
         let (body, tail) = bytes.split_at(bytes.len() / 64 * 64);
@@ -269,7 +276,7 @@ impl PairTables {
 
     /// Bit `i` set when the folded bytes at `i` and `i + 1` of `w` may be
     /// a pair of the set, for `w` of at most 65 bytes. `None` when this CPU
-    /// lacks AVX-512BW (the caller tests pairs its own way).
+    /// lacks both AVX-512BW and AVX2 (the caller tests pairs its own way).
     pub fn candidates(&self, w: &[u8]) -> Option<u64> {
         if w.len() > 65 {
             return None;
@@ -278,6 +285,9 @@ impl PairTables {
         if Isa::Avx512.runs_here() {
             // SAFETY: AVX-512BW was found on this CPU just above.
             return Some(unsafe { x86::pair_candidates(&self.tables, w) });
+        } else if Isa::Avx2.runs_here() {
+            // SAFETY: AVX2 was found on this CPU just above.
+            return Some(unsafe { x86::pair_candidates_avx2(&self.tables, w) });
         }
         None
     }
@@ -872,6 +882,334 @@ mod x86 {
         _mm512_test_epi8_mask(hit, hit) & firsts
     }
 
+    /// [`Ends`] for four blocks.
+    #[derive(Clone, Copy)]
+    struct Ends4 {
+        run: __m256i,
+        hard: __m256i,
+        soft: __m256i,
+        digit: __m256i,
+    }
+
+    /// Lane `j` of the result: lane `j + 1` of `cur`, lane 0 of `next` for
+    /// lane 3 (AVX2 has no `valignq`: a lane swap and a byte shift).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn lanes_after(cur: __m256i, next: __m256i) -> __m256i {
+        _mm256_alignr_epi8::<8>(_mm256_permute2x128_si256::<0x21>(cur, next), cur)
+    }
+
+    /// `a | (b & c)`, lane by lane.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn or_and4(a: __m256i, b: __m256i, c: __m256i) -> __m256i {
+        _mm256_or_si256(a, _mm256_and_si256(b, c))
+    }
+
+    /// [`ahead!`] for four lanes.
+    macro_rules! ahead4 {
+        ($a:expr, $next:expr, $k:literal, $rest:literal) => {
+            _mm256_or_si256(
+                _mm256_srli_epi64::<$k>($a),
+                _mm256_slli_epi64::<$rest>($next),
+            )
+        };
+    }
+
+    impl Ends4 {
+        /// [`Ends::short_runs`], four blocks at a time, `next` being the
+        /// four blocks after these.
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn short_runs(self, next: Ends4) -> __m256i {
+            let run_n = lanes_after(self.run, next.run);
+            let hard_n = lanes_after(self.hard, next.hard);
+            let soft_n = lanes_after(self.soft, next.soft);
+            let runs_1 = self.run;
+            let runs_2 = _mm256_and_si256(runs_1, ahead4!(runs_1, run_n, 1, 63));
+            let runs_2n = _mm256_and_si256(run_n, _mm256_srli_epi64::<1>(run_n));
+            let runs_4 = _mm256_and_si256(runs_2, ahead4!(runs_2, runs_2n, 2, 62));
+            let hard_1 = or_and4(self.hard, runs_1, ahead4!(self.hard, hard_n, 1, 63));
+            let hard_1n = or_and4(hard_n, run_n, _mm256_srli_epi64::<1>(hard_n));
+            let hard_3 = or_and4(hard_1, runs_2, ahead4!(hard_1, hard_1n, 2, 62));
+            let hard_3n = or_and4(hard_1n, runs_2n, _mm256_srli_epi64::<2>(hard_1n));
+            let hard_7 = or_and4(hard_3, runs_4, ahead4!(hard_3, hard_3n, 4, 60));
+            let soft_1 = or_and4(self.soft, runs_1, ahead4!(self.soft, soft_n, 1, 63));
+            let soft_1n = or_and4(soft_n, run_n, _mm256_srli_epi64::<1>(soft_n));
+            let soft_3 = or_and4(soft_1, runs_2, ahead4!(soft_1, soft_1n, 2, 62));
+            _mm256_and_si256(self.digit, _mm256_or_si256(hard_7, soft_3))
+        }
+
+        /// Clears the bits of [`Ends4::short_runs`] in the first four words
+        /// of `words` (fewer at the end of the input).
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn clear_short_runs(self, next: Ends4, words: &mut [u64]) {
+            let left_out = self.short_runs(next);
+            if let Some(four) = words.get_mut(..4) {
+                // SAFETY: `four` holds 32 readable and writable bytes.
+                unsafe {
+                    let kept =
+                        _mm256_andnot_si256(left_out, _mm256_loadu_si256(four.as_ptr().cast()));
+                    _mm256_storeu_si256(four.as_mut_ptr().cast(), kept);
+                }
+                return;
+            }
+            let mut lanes = [0u64; 4];
+            // SAFETY: `lanes` has room for 32 bytes.
+            unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), left_out) };
+            for (word, out) in words.iter_mut().zip(lanes) {
+                *word &= !out;
+            }
+        }
+    }
+
+    /// The masks of four 64-byte blocks, one 64-bit lane each, that the
+    /// AVX2 kernel gathers. [`super::short_run`] reads the byte that ends
+    /// a run and the byte before it, which is in the run (a digit or a
+    /// separator), so it asks of that byte only whether it is a digit:
+    /// - hard end: plain ASCII in no class, a letter after a digit, or a
+    ///   quote after a separator, that is `(plain | letter) & digit before
+    ///   | (plain | quote) & !digit before`;
+    /// - soft end: a letter, a quote or a Cyrillic lead byte, whatever is
+    ///   before it: each one this adds is a hard end, whose reach is longer.
+    #[derive(Clone, Copy)]
+    struct Masks4 {
+        digit: __m256i,
+        /// Digits and separators.
+        run: __m256i,
+        plain_or_letter: __m256i,
+        plain_or_quote: __m256i,
+        soft: __m256i,
+        upper: __m256i,
+    }
+
+    impl Masks4 {
+        /// [`Ends4`] of these blocks, `before` being the four blocks
+        /// before them (lane 3 is the block right before lane 0).
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn ends(self, before: Masks4) -> Ends4 {
+            // Each byte's bit moved to the byte after it.
+            let shift = |cur: __m256i, prev: __m256i| {
+                let prev =
+                    _mm256_alignr_epi8::<8>(cur, _mm256_permute2x128_si256::<0x21>(prev, cur));
+                _mm256_or_si256(_mm256_slli_epi64::<1>(cur), _mm256_srli_epi64::<63>(prev))
+            };
+            let digit_before = shift(self.digit, before.digit);
+            let upper_before = shift(self.upper, before.upper);
+            Ends4 {
+                run: self.run,
+                hard: _mm256_or_si256(
+                    _mm256_and_si256(self.plain_or_letter, digit_before),
+                    _mm256_andnot_si256(digit_before, self.plain_or_quote),
+                ),
+                soft: self.soft,
+                digit: _mm256_andnot_si256(upper_before, self.digit),
+            }
+        }
+    }
+
+    /// [`avx512_short_runs`] with AVX2: the same class tables read by
+    /// `vpshufb` thirty-two bytes at a time, the seven masks of
+    /// [`Masks4`] and the trigger bits each moved to the top bit of its
+    /// bytes and gathered by `vpmovmskb`; then four blocks' masks go into
+    /// one register each and [`Ends4`] finds their short runs once the
+    /// four blocks after them are read. The last block is copied into a
+    /// padded block first (no byte past the slice is read).
+    #[target_feature(enable = "avx2")]
+    pub(super) fn avx2_short_runs(bytes: &[u8], before: Option<u8>, words: &mut [u64]) {
+        let splat = |b: u8| _mm256_set1_epi8(b as i8);
+        // SAFETY: the tables hold 64 readable bytes each; the first 32 are
+        // the table for both 128-bit lanes.
+        let (low, high) = unsafe {
+            (
+                _mm256_loadu_si256(LOW.as_ptr().cast()),
+                _mm256_loadu_si256(HIGH.as_ptr().cast()),
+            )
+        };
+        let nib = splat(0x0F);
+        // Within 0..=1 past `lo`, unsigned.
+        let pair = |v: __m256i, lo: u8| {
+            let x = _mm256_sub_epi8(v, splat(lo));
+            _mm256_cmpeq_epi8(_mm256_min_epu8(x, splat(1)), x)
+        };
+        let bits = |v: __m256i| _mm256_movemask_epi8(v) as u32;
+        // The trigger bits and the masks of thirty-two bytes, in the order
+        // of `masks`. Each is one vector whose top bits are gathered (ANDed
+        // with a scalar mask afterwards, LLVM rebuilds the vector byte by
+        // byte); class bit `k` goes to the top by a 16-bit shift left by
+        // `7 - k`, as what crosses into the upper byte lands below bit 7.
+        let half = |v: __m256i| -> [u32; 7] {
+            let lo = _mm256_shuffle_epi8(low, _mm256_and_si256(v, nib));
+            let hi = _mm256_shuffle_epi8(high, _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib));
+            let c = _mm256_and_si256(lo, hi);
+            let digit = _mm256_slli_epi16::<3>(c);
+            let escape = _mm256_or_si256(c, _mm256_slli_epi16::<4>(c));
+            let trigger = _mm256_or_si256(
+                _mm256_or_si256(digit, escape),
+                _mm256_or_si256(pair(v, 0xEF), _mm256_cmpeq_epi8(v, splat(b'@'))),
+            );
+            let sep = _mm256_or_si256(_mm256_slli_epi16::<7>(c), _mm256_slli_epi16::<6>(c));
+            let letter = _mm256_or_si256(_mm256_slli_epi16::<1>(c), _mm256_slli_epi16::<2>(c));
+            let quote = _mm256_slli_epi16::<5>(c);
+            // Plain ASCII in no class.
+            let plain = _mm256_andnot_si256(v, _mm256_cmpeq_epi8(c, _mm256_setzero_si256()));
+            [
+                bits(trigger),
+                bits(digit),
+                bits(_mm256_or_si256(digit, sep)),
+                bits(_mm256_or_si256(plain, letter)),
+                bits(_mm256_or_si256(plain, quote)),
+                bits(_mm256_or_si256(
+                    _mm256_or_si256(letter, quote),
+                    pair(v, 0xD0),
+                )),
+                // A letter without bit 5.
+                bits(_mm256_andnot_si256(_mm256_slli_epi16::<2>(v), letter)),
+            ]
+        };
+        // The last block is read from `pad`: the block, then `0x80`, which
+        // is in no class and no trigger, as if the bytes past the end were
+        // not there. A Cyrillic lead byte that ends the slice becomes
+        // `0x80` too (its second byte is missing, so it ends no run),
+        // which changes no other mask.
+        let mut pad = [0x80u8; 64];
+        // The block at `at`: its trigger bits, its masks into lane `k`
+        // (the two halves of a lane: elements `2k` and `2k + 1`).
+        let mut block = |at: usize, masks: &mut [[u32; 8]; 6], k: usize| {
+            let from: *const u8 = if at + 64 < bytes.len() {
+                // SAFETY: `at + 64` is within the slice.
+                unsafe { bytes.as_ptr().add(at) }
+            } else {
+                let rest = &bytes[at..];
+                pad[..rest.len()].copy_from_slice(rest);
+                if matches!(rest.last(), Some(0xD0 | 0xD1)) {
+                    pad[rest.len() - 1] = 0x80;
+                }
+                pad.as_ptr()
+            };
+            // SAFETY: `from` points at 64 readable bytes (of the slice or
+            // of `pad`); the loads need no alignment.
+            let (a, b) = unsafe {
+                (
+                    half(_mm256_loadu_si256(from.cast())),
+                    half(_mm256_loadu_si256(from.add(32).cast())),
+                )
+            };
+            for (mask, i) in masks.iter_mut().zip(1..) {
+                mask[2 * k] = a[i];
+                mask[2 * k + 1] = b[i];
+            }
+            u64::from(a[0]) | u64::from(b[0]) << 32
+        };
+        let load = |m: &[u32; 8]| {
+            // SAFETY: `m` holds 32 readable bytes. Little-endian: elements
+            // `2k` and `2k + 1` are the low and high halves of lane `k`.
+            unsafe { _mm256_loadu_si256(m.as_ptr().cast()) }
+        };
+        let zero = _mm256_setzero_si256();
+        let none = Masks4 {
+            digit: zero,
+            run: zero,
+            plain_or_letter: zero,
+            plain_or_quote: zero,
+            soft: zero,
+            upper: zero,
+        };
+        // Before the first block: a capital before the first digit.
+        let mut prev = Masks4 {
+            upper: if before.is_some_and(|b| b.is_ascii_uppercase()) {
+                _mm256_set1_epi64x(i64::MIN)
+            } else {
+                zero
+            },
+            ..none
+        };
+        let mut waiting: Option<(usize, Ends4)> = None;
+        // Two sets of masks, as in the AVX-512 kernel: a segment's are
+        // loaded one segment after they were written.
+        let mut masks = [[[0u32; 8]; 6]; 2];
+        let segments = words.len().div_ceil(4);
+        for s in 0..=segments {
+            if s < segments {
+                let m = &mut masks[s % 2];
+                let w = s * 4;
+                if words.len() - w < 4 {
+                    *m = [[0; 8]; 6];
+                }
+                for (k, word) in words[w..].iter_mut().take(4).enumerate() {
+                    *word = block((w + k) * 64, m, k);
+                }
+            }
+            if s > 0 {
+                let m = &masks[(s - 1) % 2];
+                let cur = Masks4 {
+                    digit: load(&m[0]),
+                    run: load(&m[1]),
+                    plain_or_letter: load(&m[2]),
+                    plain_or_quote: load(&m[3]),
+                    soft: load(&m[4]),
+                    upper: load(&m[5]),
+                };
+                let ends = cur.ends(prev);
+                if let Some((at, before)) = waiting {
+                    before.clear_short_runs(ends, &mut words[at..]);
+                }
+                waiting = Some(((s - 1) * 4, ends));
+                prev = cur;
+            }
+        }
+        if let Some((at, before)) = waiting {
+            before.clear_short_runs(none.ends(prev), &mut words[at..]);
+        }
+    }
+
+    /// [`super::PairTables::candidates`] in two steps of thirty-two
+    /// positions: `w` is copied into a zeroed buffer first (AVX2 has no
+    /// byte-masked load), and the bits past its last pair are dropped.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn pair_candidates_avx2(tables: &[[u8; 64]; 4], w: &[u8]) -> u64 {
+        let n = w.len();
+        if n < 2 {
+            return 0;
+        }
+        let firsts = u64::MAX >> (65 - n);
+        let mut buf = [0u8; 96];
+        buf[..n].copy_from_slice(w);
+        // SAFETY: each table holds 64 readable bytes; its first 32 are the
+        // table for both 128-bit lanes.
+        let table = |t: &[u8; 64]| unsafe { _mm256_loadu_si256(t.as_ptr().cast()) };
+        let [t0, t1, t2, t3] = [
+            table(&tables[0]),
+            table(&tables[1]),
+            table(&tables[2]),
+            table(&tables[3]),
+        ];
+        let fold = _mm256_set1_epi8(0x20);
+        let nib = _mm256_set1_epi8(0x0F);
+        let look = |v: __m256i, lo: __m256i, hi: __m256i| {
+            let v = _mm256_or_si256(v, fold);
+            _mm256_and_si256(
+                _mm256_shuffle_epi8(lo, _mm256_and_si256(v, nib)),
+                _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib)),
+            )
+        };
+        let step = |at: usize| {
+            // SAFETY: bytes `at..at + 33` are within `buf` (`at` is 0 or 32).
+            let (a, b) = unsafe {
+                (
+                    _mm256_loadu_si256(buf.as_ptr().add(at).cast()),
+                    _mm256_loadu_si256(buf.as_ptr().add(at + 1).cast()),
+                )
+            };
+            let hit = _mm256_and_si256(look(a, t0, t1), look(b, t2, t3));
+            let none = _mm256_cmpeq_epi8(hit, _mm256_setzero_si256());
+            u64::from(!(_mm256_movemask_epi8(none) as u32))
+        };
+        (step(0) | step(32) << 32) & firsts
+    }
+
     /// Thirty-two bytes at a time, the same tests as [`super::portable`].
     #[target_feature(enable = "avx2")]
     pub(super) fn avx2(body: &[u8], words: &mut [u64]) {
@@ -1120,13 +1458,30 @@ mod tests {
                 }
             }
             let Some(got) = t.candidates(&w) else {
-                proptest::prop_assert!(w.len() > 65 || !Isa::Avx512.runs_here());
+                proptest::prop_assert!(
+                    w.len() > 65 || !(Isa::Avx512.runs_here() || Isa::Avx2.runs_here())
+                );
                 return Ok(());
             };
-            proptest::prop_assert_eq!(got, t.candidates_bytewise(&w));
-            for i in 0..w.len().saturating_sub(1) {
-                if pairs.contains(&[w[i] | 0x20, w[i + 1] | 0x20]) {
-                    proptest::prop_assert!(got >> i & 1 == 1, "{}", i);
+            // What `candidates` picked, and each kernel this CPU runs.
+            let mut all = vec![got];
+            #[cfg(target_arch = "x86_64")]
+            {
+                if Isa::Avx2.runs_here() {
+                    // SAFETY: AVX2 was found on this CPU.
+                    all.push(unsafe { x86::pair_candidates_avx2(&t.tables, &w) });
+                }
+                if Isa::Avx512.runs_here() {
+                    // SAFETY: AVX-512BW was found on this CPU.
+                    all.push(unsafe { x86::pair_candidates(&t.tables, &w) });
+                }
+            }
+            for got in all {
+                proptest::prop_assert_eq!(got, t.candidates_bytewise(&w));
+                for i in 0..w.len().saturating_sub(1) {
+                    if pairs.contains(&[w[i] | 0x20, w[i + 1] | 0x20]) {
+                        proptest::prop_assert!(got >> i & 1 == 1, "{}", i);
+                    }
                 }
             }
         }
