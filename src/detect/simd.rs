@@ -16,9 +16,9 @@
 //!
 //! With AVX-512BW or AVX2 the kernel also leaves out the digits of *short
 //! runs* ([`short_run`]): digits the scan would visit only to skip the
-//! island there at once, most of a web page's digits. That costs about
-//! 3 µs of classification per 60 KB page with AVX-512BW (9 µs with AVX2,
-//! which has no mask registers) and saves the loop more visits than that;
+//! island there at once, most of a web page's digits. That kernel takes
+//! about 3 µs per 60 KB page with AVX-512BW and 11 µs with AVX2 (which has
+//! no mask registers), and saves the loop more visits than that costs;
 //! the kernels are held to the bytewise definition, the definition to the
 //! scan's quick walk, and the scan with short runs left out to the scan
 //! without.
@@ -1011,9 +1011,10 @@ mod x86 {
     }
 
     /// [`avx512_short_runs`] with AVX2: the same class tables read by
-    /// `vpshufb` thirty-two bytes at a time, the seven masks of
-    /// [`Masks4`] and the trigger bits each moved to the top bit of its
-    /// bytes and gathered by `vpmovmskb`; then four blocks' masks go into
+    /// `vpshufb` thirty-two bytes at a time, the six masks of [`Masks4`]
+    /// and the trigger bits each moved to the top bit of its bytes and
+    /// gathered by `vpmovmskb` (the digits by the range test that decides
+    /// whether a block is read for them at all); then four blocks' masks go into
     /// one register each and [`Ends4`] finds their short runs once the
     /// four blocks after them are read. The last block is copied into a
     /// padded block first (no byte past the slice is read).
@@ -1036,11 +1037,11 @@ mod x86 {
         };
         let bits = |v: __m256i| _mm256_movemask_epi8(v) as u32;
         // The trigger bits and the masks of thirty-two bytes, in the order
-        // of `masks`. Each is one vector whose top bits are gathered (ANDed
+        // of `masks` but the digits. Each is one vector whose top bits are gathered (ANDed
         // with a scalar mask afterwards, LLVM rebuilds the vector byte by
         // byte); class bit `k` goes to the top by a 16-bit shift left by
         // `7 - k`, as what crosses into the upper byte lands below bit 7.
-        let half = |v: __m256i| -> [u32; 7] {
+        let half = |v: __m256i| -> [u32; 6] {
             let lo = _mm256_shuffle_epi8(low, _mm256_and_si256(v, nib));
             let hi = _mm256_shuffle_epi8(high, _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib));
             let c = _mm256_and_si256(lo, hi);
@@ -1057,7 +1058,6 @@ mod x86 {
             let plain = _mm256_andnot_si256(v, _mm256_cmpeq_epi8(c, _mm256_setzero_si256()));
             [
                 bits(trigger),
-                bits(digit),
                 bits(_mm256_or_si256(digit, sep)),
                 bits(_mm256_or_si256(plain, letter)),
                 bits(_mm256_or_si256(plain, quote)),
@@ -1133,7 +1133,9 @@ mod x86 {
             }
             digit_at_end = d1 >> 25 != 0;
             let (a, b) = (half(v0), half(v1));
-            for (mask, i) in masks.iter_mut().zip(1..) {
+            masks[0][2 * k] = d0;
+            masks[0][2 * k + 1] = d1;
+            for (mask, i) in masks[1..].iter_mut().zip(1..) {
                 mask[2 * k] = a[i];
                 mask[2 * k + 1] = b[i];
             }
