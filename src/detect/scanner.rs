@@ -124,6 +124,11 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
     if run < 10 && buf.get(t + run).is_some_and(|&b| ENDS_ISLAND[b as usize]) {
         return Quick::Skip(t + run, false);
     }
+    // Or at `&amp;` (in links above all), which reads as an `&` and so
+    // ends any island: the walk below would decode it to conclude so.
+    if run < 10 && buf[t + run..].starts_with(b"&amp;") {
+        return Quick::Skip(t + run, false);
+    }
     let mut p = t + run;
     let mut digits = run as u32;
     let mut groups = 1u32;

@@ -1096,8 +1096,16 @@ mod x86 {
             );
             let not_b =
                 _mm256_andnot_si256(d, none(SEP_0 | SEP_2 | LETTER_46 | LETTER_57 | CYRILLIC));
-            let others = _mm256_or_si256(_mm256_or_si256(d, odd), in_range(v, b'A', 25));
-            let not_c = _mm256_andnot_si256(others, none(QUOTE | ESC_2 | ESC_5));
+            // Quotes, escapes and letters below `0x60` (capitals), as a
+            // signed compare finds bytes from `0x60` to `0x7F`: no quote
+            // or escape is there, and no non-ASCII byte is in these classes.
+            let not_c = _mm256_andnot_si256(
+                _mm256_or_si256(d, odd),
+                _mm256_or_si256(
+                    none(QUOTE | ESC_2 | ESC_5 | LETTER_46 | LETTER_57),
+                    _mm256_cmpgt_epi8(v, splat(0x5F)),
+                ),
+            );
             [bits(a), !bits(not_b), !bits(not_c)]
         };
         // The triggers of bytes with no digit among them.
