@@ -129,6 +129,24 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
     if run < 10 && buf[t + run..].starts_with(b"&amp;") {
         return Quick::Skip(t + run, false);
     }
+    // Or at `&nbsp;` (a space) and a character that ends the island after
+    // it, as in prices (`1 200&nbsp;₽`, `&nbsp;руб`): a plain byte of
+    // those above, `₽`, or a Cyrillic letter. After four digits a letter
+    // may start a connector word, and the walk below decides.
+    if run < 10 && buf[t + run..].starts_with(b"&nbsp;") {
+        let p = t + run + 6;
+        let ends = match buf.get(p..) {
+            Some(&[b, ..]) if b.is_ascii() => {
+                ENDS_ISLAND[b as usize] && !(run == 4 && b.is_ascii_alphabetic())
+            }
+            Some(&[0xE2, 0x82, 0xBD, ..]) => true,
+            Some(&[0xD0 | 0xD1, c, ..]) => c & 0xC0 == 0x80 && run != 4,
+            _ => false,
+        };
+        if ends {
+            return Quick::Skip(p, false);
+        }
+    }
     let mut p = t + run;
     let mut digits = run as u32;
     let mut groups = 1u32;
