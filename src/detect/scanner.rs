@@ -129,20 +129,33 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
     if run < 10 && buf[t + run..].starts_with(b"&amp;") {
         return Quick::Skip(t + run, false);
     }
-    // Or at `&nbsp;` (a space) and a character that ends the island after
-    // it, as in prices (`1 200&nbsp;₽`, `&nbsp;руб`): a plain byte of
-    // those above, `₽`, or a Cyrillic letter. After four digits a letter
+    // Or at separators and then a character that ends the island after
+    // them, as in prices (`1 200&nbsp;₽`) and numbers in text (`№ 138.
+    // пациент`): plain separators or one `&nbsp;`, then a byte of
+    // `ENDS_ISLAND`, `₽`, or a Cyrillic letter. After four digits a letter
     // may start a connector word, and the walk below decides.
-    if run < 10 && buf[t + run..].starts_with(b"&nbsp;") {
-        let p = t + run + 6;
-        let ends = match buf.get(p..) {
-            Some(&[b, ..]) if b.is_ascii() => {
-                ENDS_ISLAND[b as usize] && !(run == 4 && b.is_ascii_alphabetic())
+    if run < 10 {
+        let mut p = t + run;
+        if buf[p..].starts_with(b"&nbsp;") {
+            p += 6;
+        } else {
+            while p - (t + run) < MAX_SEP_UNITS as usize
+                && buf
+                    .get(p)
+                    .is_some_and(|&b| super::simd::is_plain_separator(b))
+            {
+                p += 1;
             }
-            Some(&[0xE2, 0x82, 0xBD, ..]) => true,
-            Some(&[0xD0 | 0xD1, c, ..]) => c & 0xC0 == 0x80 && run != 4,
-            _ => false,
-        };
+        }
+        let ends = p > t + run
+            && match buf.get(p..) {
+                Some(&[b, ..]) if b.is_ascii() => {
+                    ENDS_ISLAND[b as usize] && !(run == 4 && b.is_ascii_alphabetic())
+                }
+                Some(&[0xE2, 0x82, 0xBD, ..]) => true,
+                Some(&[0xD0 | 0xD1, c, ..]) => c & 0xC0 == 0x80 && run != 4,
+                _ => false,
+            };
         if ends {
             return Quick::Skip(p, false);
         }

@@ -313,7 +313,7 @@ impl PairTables {
 /// the separators of [`super::numbers::separator`], with tabs and line
 /// breaks, which the scan reads as spaces.
 #[inline]
-fn is_plain_separator(b: u8) -> bool {
+pub(crate) fn is_plain_separator(b: u8) -> bool {
     b.is_ascii()
         && (super::numbers::separator(b as char).is_some() || matches!(b, b'\t' | b'\n' | b'\r'))
 }
