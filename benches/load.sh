@@ -22,7 +22,10 @@ UP_BIN=$(cargo bench --no-run --bench load_upstream --message-format=json 2>/dev
 ZASLON=target/release/zaslon
 [ -x "$UP_BIN" ] || { echo "load.sh: no load_upstream binary" >&2; exit 1; }
 
-BASE=$((20000 + RANDOM % 20000))
+# Below the kernel's ephemeral range (32768 and up by default), so that no
+# client socket of an earlier run holds a port the script listens on.
+LOW=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+BASE=$((20000 + RANDOM % (LOW - 20000 - 8)))
 UP=127.0.0.1:$BASE
 OFF=127.0.0.1:$((BASE + 1))
 ON=127.0.0.1:$((BASE + 2))
