@@ -120,26 +120,27 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
     }
     // The first group's plain digits, at once.
     let run = buf[t..].iter().take_while(|b| b.is_ascii_digit()).count();
-    // Most short runs end at a byte that ends any island: `<`, `:`, `=`.
-    if run < 10 && buf.get(t + run).is_some_and(|&b| ENDS_ISLAND[b as usize]) {
-        return Quick::Skip(t + run, false);
-    }
-    // Or at `&amp;` (in links above all), which reads as an `&` and so
-    // ends any island: the walk below would decode it to conclude so.
-    if run < 10 && buf[t + run..].starts_with(b"&amp;") {
-        return Quick::Skip(t + run, false);
-    }
-    // Or at separators and then a character that ends the island after
-    // them, as in prices (`1 200&nbsp;₽`) and numbers in text (`№ 138.
-    // пациент`): plain separators or one `&nbsp;`, then a byte of
-    // `ENDS_ISLAND`, `₽`, or a Cyrillic letter. After four digits a letter
-    // may start a connector word, and the walk below decides.
     if run < 10 {
-        let mut p = t + run;
+        let end = t + run;
+        // Most short runs end at a byte that ends any island: `<`, `:`,
+        // `=`; or at `&amp;` (in links above all), which reads as an `&`
+        // and so ends any island: the walk below would decode it to
+        // conclude so.
+        if buf.get(end).is_some_and(|&b| ENDS_ISLAND[b as usize])
+            || buf[end..].starts_with(b"&amp;")
+        {
+            return Quick::Skip(end, false);
+        }
+        // Or at separators and then a character that ends the island after
+        // them, as in prices (`1 200&nbsp;₽`) and numbers in text (`№ 138.
+        // пациент`): plain separators or one `&nbsp;`, then a byte of
+        // `ENDS_ISLAND`, `₽`, or a Cyrillic letter. After four digits a
+        // letter may start a connector word, and the walk below decides.
+        let mut p = end;
         if buf[p..].starts_with(b"&nbsp;") {
             p += 6;
         } else {
-            while p - (t + run) < MAX_SEP_UNITS as usize
+            while p - end < MAX_SEP_UNITS as usize
                 && buf
                     .get(p)
                     .is_some_and(|&b| super::simd::is_plain_separator(b))
@@ -147,7 +148,7 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
                 p += 1;
             }
         }
-        let ends = p > t + run
+        let ends = p > end
             && match buf.get(p..) {
                 Some(&[b, ..]) if b.is_ascii() => {
                     ENDS_ISLAND[b as usize] && !(run == 4 && b.is_ascii_alphabetic())
