@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # Load benchmark for `zaslon serve`, on loopback only and bounded in time.
 #
-#   benches/load.sh            # 10 s per run
-#   LOAD_SECONDS=3 benches/load.sh
+#   benches/load.sh                              # 5 rounds of 5 s runs
+#   LOAD_SECONDS=2 LOAD_ROUNDS=1 benches/load.sh # a quick check
 #
 # In one run: the upstream directly, Zaslon with inspection off
 # (`--no-inspect`), and Zaslon on its default rules and policies, each on
 # a 60 KB HTML page and a 1 KB JSON answer (wrk, 2 threads, 32
 # connections); then Zaslon's resident memory while 256 connections stream
 # 10 MB answers through it. Needs `wrk` (Debian: apt-get install wrk).
+#
+# Everything shares the machine, whose speed drifts from second to second
+# on a shared host. So each body is measured in rounds: every round runs
+# the three targets back to back (inspection on and off in turn first),
+# each round gives its own ratio and its own p99 added, and the table
+# shows the median of the rounds with their range.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SECS=${LOAD_SECONDS:-10}
+SECS=${LOAD_SECONDS:-5}
+ROUNDS=${LOAD_ROUNDS:-5}
 CONNS=32
 command -v wrk >/dev/null || { echo "load.sh: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 
@@ -67,18 +74,46 @@ run() { # target path -> "rps p50 p99"
     echo "$rps $p50 $p99"
 }
 
-echo "## zaslon serve load benchmark ($(nproc) cores, wrk -t2 -c$CONNS -d${SECS}s)"
+# The median of the numbers given, and their range ("median (min–max)").
+median() {
+    printf '%s\n' "$@" | sort -g | awk -v fmt="$MEDFMT" '
+        { v[NR] = $1 }
+        END {
+            m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            if (NR == 1) printf fmt, m
+            else printf fmt " (" fmt "–" fmt ")", m, v[1], v[NR]
+        }'
+}
+
+echo "## zaslon serve load benchmark ($(nproc) cores, wrk -t2 -c$CONNS, $ROUNDS rounds of ${SECS}s per target; medians of the rounds)"
 echo
 echo "| body | target | req/s | p50 ms | p99 ms | vs. inspection off | p99 added over upstream |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 for path in /page.html /api.json; do
-    read -r up_rps up_p50 up_p99 < <(run "$UP" "$path")
-    read -r off_rps off_p50 off_p99 < <(run "$OFF" "$path")
-    read -r on_rps on_p50 on_p99 < <(run "$ON" "$path")
+    up=() off=() on=() ratio=() added_off=() added_on=()
+    for r in $(seq 1 "$ROUNDS"); do
+        read -r up_rps up_p50 up_p99 < <(run "$UP" "$path")
+        if [ $((r % 2)) -eq 1 ]; then
+            read -r off_rps off_p50 off_p99 < <(run "$OFF" "$path")
+            read -r on_rps on_p50 on_p99 < <(run "$ON" "$path")
+        else
+            read -r on_rps on_p50 on_p99 < <(run "$ON" "$path")
+            read -r off_rps off_p50 off_p99 < <(run "$OFF" "$path")
+        fi
+        up+=("$up_rps $up_p50 $up_p99") off+=("$off_rps $off_p50 $off_p99") on+=("$on_rps $on_p50 $on_p99")
+        ratio+=("$(awk -v a="$on_rps" -v b="$off_rps" 'BEGIN {print a / b}')")
+        added_off+=("$(awk -v a="$off_p99" -v b="$up_p99" 'BEGIN {print a - b}')")
+        added_on+=("$(awk -v a="$on_p99" -v b="$up_p99" 'BEGIN {print a - b}')")
+    done
+    col() { local k=$1; shift; for x in "$@"; do echo "$x" | awk -v k="$k" '{print $k}'; done; }
+    row() { # name target runs... -> "| name | target | rps | p50 | p99 |"
+        local name=$1 target=$2; shift 2
+        echo -n "| $name | $target | $(MEDFMT=%.0f median $(col 1 "$@")) | $(MEDFMT=%.2f median $(col 2 "$@")) | $(MEDFMT=%.2f median $(col 3 "$@")) |"
+    }
     name=$([ "$path" = /page.html ] && echo "60 KB HTML" || echo "1 KB JSON")
-    echo "| $name | upstream directly | $up_rps | $up_p50 | $up_p99 | | |"
-    echo "| $name | zaslon, inspection off | $off_rps | $off_p50 | $off_p99 | 1.00× | $(awk -v a="$off_p99" -v b="$up_p99" 'BEGIN {printf "%+.2f ms", a - b}') |"
-    echo "| $name | zaslon, default rules | $on_rps | $on_p50 | $on_p99 | $(awk -v a="$on_rps" -v b="$off_rps" 'BEGIN {printf "%.2f×", a / b}') | $(awk -v a="$on_p99" -v b="$up_p99" 'BEGIN {printf "%+.2f ms", a - b}') |"
+    echo "$(row "$name" "upstream directly" "${up[@]}") | |"
+    echo "$(row "$name" "zaslon, inspection off" "${off[@]}") 1.00× | $(MEDFMT=%+.2f median "${added_off[@]}") ms |"
+    echo "$(row "$name" "zaslon, default rules" "${on[@]}") $(MEDFMT=%.2f median "${ratio[@]}")× | $(MEDFMT=%+.2f median "${added_on[@]}") ms |"
 done
 
 # Memory: a fresh Zaslon, 256 connections streaming 10 MB answers.
