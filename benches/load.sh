@@ -14,7 +14,9 @@
 # on a shared host. So each body is measured in rounds: every round runs
 # the three targets back to back (inspection on and off in turn first),
 # each round gives its own ratio and its own p99 added, and the table
-# shows the median of the rounds with their range.
+# shows the median of the rounds with their range. "Its CPU" is the CPU
+# time (user and system) of the process wrk talks to, per request: the
+# upstream's in its own row, Zaslon's alone in Zaslon's rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,9 +52,10 @@ wait_port() {
     exit 1
 }
 
-"$UP_BIN" --serve "$UP" 2>/dev/null & PIDS+=($!)
-ZASLON_LOG=warn "$ZASLON" serve --listen "$OFF" --upstream "http://$UP" --no-inspect >/dev/null 2>&1 & PIDS+=($!)
-ZASLON_LOG=warn "$ZASLON" serve --listen "$ON" --upstream "http://$UP" >/dev/null 2>&1 & PIDS+=($!)
+"$UP_BIN" --serve "$UP" 2>/dev/null & UP_PID=$!
+ZASLON_LOG=warn "$ZASLON" serve --listen "$OFF" --upstream "http://$UP" --no-inspect >/dev/null 2>&1 & OFF_PID=$!
+ZASLON_LOG=warn "$ZASLON" serve --listen "$ON" --upstream "http://$UP" >/dev/null 2>&1 & ON_PID=$!
+PIDS+=("$UP_PID" "$OFF_PID" "$ON_PID")
 for a in "$UP" "$OFF" "$ON"; do wait_port "$a"; done
 
 # wrk's latency figures in milliseconds.
@@ -63,15 +66,22 @@ ms() {
         printf "%.2f", n }'
 }
 
-run() { # target path -> "rps p50 p99"
-    local out
+# CPU time (user and system, in clock ticks) a process has used.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+
+run() { # target path pid -> "rps p50 p99 cpu", cpu: µs of the process per request
+    local out t0 t1
+    t0=$(ticks "$3")
     out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --timeout 10s --latency "http://$1$2")
+    t1=$(ticks "$3")
     if echo "$out" | grep -q "Non-2xx"; then echo "load.sh: errors from $1$2" >&2; echo "$out" >&2; exit 1; fi
-    local rps p50 p99
+    local rps p50 p99 n
     rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
     p50=$(ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
     p99=$(ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
-    echo "$rps $p50 $p99"
+    n=$(echo "$out" | awk '/requests in/ {print $1}')
+    echo "$rps $p50 $p99 $(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$n" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
 }
 
 # The median of the numbers given, and their range ("median (min–max)").
@@ -87,28 +97,28 @@ median() {
 
 echo "## zaslon serve load benchmark ($(nproc) cores, wrk -t2 -c$CONNS, $ROUNDS rounds of ${SECS}s per target; medians of the rounds)"
 echo
-echo "| body | target | req/s | p50 ms | p99 ms | vs. inspection off | p99 added over upstream |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+echo "| body | target | req/s | p50 ms | p99 ms | its CPU µs/req | vs. inspection off | p99 added over upstream |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
 for path in /page.html /api.json; do
     up=() off=() on=() ratio=() added_off=() added_on=()
     for r in $(seq 1 "$ROUNDS"); do
-        read -r up_rps up_p50 up_p99 < <(run "$UP" "$path")
+        read -r up_rps up_p50 up_p99 up_cpu < <(run "$UP" "$path" "$UP_PID")
         if [ $((r % 2)) -eq 1 ]; then
-            read -r off_rps off_p50 off_p99 < <(run "$OFF" "$path")
-            read -r on_rps on_p50 on_p99 < <(run "$ON" "$path")
+            read -r off_rps off_p50 off_p99 off_cpu < <(run "$OFF" "$path" "$OFF_PID")
+            read -r on_rps on_p50 on_p99 on_cpu < <(run "$ON" "$path" "$ON_PID")
         else
-            read -r on_rps on_p50 on_p99 < <(run "$ON" "$path")
-            read -r off_rps off_p50 off_p99 < <(run "$OFF" "$path")
+            read -r on_rps on_p50 on_p99 on_cpu < <(run "$ON" "$path" "$ON_PID")
+            read -r off_rps off_p50 off_p99 off_cpu < <(run "$OFF" "$path" "$OFF_PID")
         fi
-        up+=("$up_rps $up_p50 $up_p99") off+=("$off_rps $off_p50 $off_p99") on+=("$on_rps $on_p50 $on_p99")
+        up+=("$up_rps $up_p50 $up_p99 $up_cpu") off+=("$off_rps $off_p50 $off_p99 $off_cpu") on+=("$on_rps $on_p50 $on_p99 $on_cpu")
         ratio+=("$(awk -v a="$on_rps" -v b="$off_rps" 'BEGIN {print a / b}')")
         added_off+=("$(awk -v a="$off_p99" -v b="$up_p99" 'BEGIN {print a - b}')")
         added_on+=("$(awk -v a="$on_p99" -v b="$up_p99" 'BEGIN {print a - b}')")
     done
     col() { local k=$1; shift; for x in "$@"; do echo "$x" | awk -v k="$k" '{print $k}'; done; }
-    row() { # name target runs... -> "| name | target | rps | p50 | p99 |"
+    row() { # name target runs... -> "| name | target | rps | p50 | p99 | cpu |"
         local name=$1 target=$2; shift 2
-        echo -n "| $name | $target | $(MEDFMT=%.0f median $(col 1 "$@")) | $(MEDFMT=%.2f median $(col 2 "$@")) | $(MEDFMT=%.2f median $(col 3 "$@")) |"
+        echo -n "| $name | $target | $(MEDFMT=%.0f median $(col 1 "$@")) | $(MEDFMT=%.2f median $(col 2 "$@")) | $(MEDFMT=%.2f median $(col 3 "$@")) | $(MEDFMT=%.1f median $(col 4 "$@")) |"
     }
     name=$([ "$path" = /page.html ] && echo "60 KB HTML" || echo "1 KB JSON")
     echo "$(row "$name" "upstream directly" "${up[@]}") | |"
