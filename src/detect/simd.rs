@@ -1231,8 +1231,13 @@ mod x86 {
     }
 
     /// [`super::PairTables::candidates`] in two steps of thirty-two
-    /// positions: `w` is copied into a zeroed buffer first (AVX2 has no
-    /// byte-masked load), and the bits past its last pair are dropped.
+    /// positions, and the bits past `w`'s last pair dropped. A window of
+    /// sixty-four bytes or more (a keyword gate's, but at the start of the
+    /// input) is read where it lies; a shorter one from a zeroed copy, as
+    /// AVX2 has no byte-masked load. The second byte of each pair comes
+    /// from the same two registers moved on by one byte, not from loads
+    /// one byte on: those would read a copy just written across two of its
+    /// stores, which the CPU cannot forward.
     #[target_feature(enable = "avx2")]
     pub(super) fn pair_candidates_avx2(tables: &[[u8; 64]; 4], w: &[u8]) -> u64 {
         let n = w.len();
@@ -1240,8 +1245,26 @@ mod x86 {
             return 0;
         }
         let firsts = u64::MAX >> (65 - n);
-        let mut buf = [0u8; 96];
-        buf[..n].copy_from_slice(w);
+        let mut copy = [0u8; 64];
+        let block: &[u8] = if n >= 64 {
+            &w[..64]
+        } else {
+            copy[..n].copy_from_slice(w);
+            &copy
+        };
+        // SAFETY: `block` holds 64 readable bytes; the loads need no
+        // alignment.
+        let (a0, a1) = unsafe {
+            (
+                _mm256_loadu_si256(block.as_ptr().cast()),
+                _mm256_loadu_si256(block.as_ptr().add(32).cast()),
+            )
+        };
+        // The byte after the 64: the second of the last pair of a window
+        // of 65 bytes, else one that is read by no kept bit.
+        let after = _mm256_set1_epi8(w.get(64).copied().unwrap_or(0) as i8);
+        let b0 = _mm256_alignr_epi8::<1>(_mm256_permute2x128_si256::<0x21>(a0, a1), a0);
+        let b1 = _mm256_alignr_epi8::<1>(_mm256_permute2x128_si256::<0x21>(a1, after), a1);
         // SAFETY: each table holds 64 readable bytes; its first 32 are the
         // table for both 128-bit lanes.
         let table = |t: &[u8; 64]| unsafe { _mm256_loadu_si256(t.as_ptr().cast()) };
@@ -1260,19 +1283,12 @@ mod x86 {
                 _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib)),
             )
         };
-        let step = |at: usize| {
-            // SAFETY: bytes `at..at + 33` are within `buf` (`at` is 0 or 32).
-            let (a, b) = unsafe {
-                (
-                    _mm256_loadu_si256(buf.as_ptr().add(at).cast()),
-                    _mm256_loadu_si256(buf.as_ptr().add(at + 1).cast()),
-                )
-            };
+        let step = |a: __m256i, b: __m256i| {
             let hit = _mm256_and_si256(look(a, t0, t1), look(b, t2, t3));
             let none = _mm256_cmpeq_epi8(hit, _mm256_setzero_si256());
             u64::from(!(_mm256_movemask_epi8(none) as u32))
         };
-        (step(0) | step(32) << 32) & firsts
+        (step(a0, b0) | step(a1, b1) << 32) & firsts
     }
 
     /// Thirty-two bytes at a time, the same tests as [`super::portable`].
@@ -1535,8 +1551,13 @@ mod tests {
         #[test]
         fn pair_candidates_hold_every_pair(
             pairs in proptest::collection::vec(proptest::array::uniform2(proptest::num::u8::ANY), 1..30),
-            w in proptest::collection::vec(proptest::num::u8::ANY, 0..70),
-            planted in proptest::collection::vec((0usize..64, 0usize..30), 0..4),
+            // Every length, and more often the gates' full window and the
+            // longest the kernels take.
+            w in proptest::prop_oneof![
+                proptest::collection::vec(proptest::num::u8::ANY, 0..70),
+                proptest::collection::vec(proptest::num::u8::ANY, 64..=65),
+            ],
+            planted in proptest::collection::vec((0usize..65, 0usize..30), 0..4),
         ) {
             let pairs: Vec<[u8; 2]> = pairs.iter().map(|&[a, b]| [a | 0x20, b | 0x20]).collect();
             let t = PairTables::new(&pairs);
