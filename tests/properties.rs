@@ -361,6 +361,59 @@ fn every_kernel_agrees_at_the_edges() {
     assert!(found > 300, "{found}");
 }
 
+/// The scan's loop computes trigger bits for 8 KiB at a time: identifiers,
+/// dates, prices and short numbers that straddle where one window ends and
+/// the next begins are read as in one piece. The same text after filler of
+/// every length around 8 KiB gives the findings it gives far from any
+/// window's end, shifted, with every kernel, whole and streamed.
+#[test]
+fn findings_straddle_trigger_windows() {
+    let text = "дата рождения 12.05.1980, СНИЛС 112-233-445 95, ИНН 7707083893, \
+                паспорт серия 4508 номер 496087, тел. +7 (812) 555-12-34, 12 345,00&nbsp;₽, \
+                № 138. пациент, /400/85707213.jpg ivan@mail.ru Диагноз: C50.1 \
+                <td>4508 496087</td> 1234567 12345678 id7707083893 x";
+    let filler = |n: usize| {
+        let mut f: String = "lorem ipsum dolor sit amet\n".repeat(n / 27 + 1)[..n - 1].to_string();
+        f.push('\n');
+        f
+    };
+    let shifted = |found: Vec<Finding>, by: usize| -> Vec<(u64, u64, String)> {
+        found
+            .into_iter()
+            .map(|f| {
+                (
+                    f.start - by as u64,
+                    f.end - by as u64,
+                    f.category.as_str().to_string(),
+                )
+            })
+            .collect()
+    };
+    let far = filler(1000);
+    let input = format!("{far}{text}");
+    let reference = shifted(engine().scan(input.as_bytes()), far.len());
+    assert!(reference.len() >= 7, "{reference:?}");
+    for kernel in Kernel::available() {
+        let e = engine().clone().with_kernel(kernel);
+        for k in 0..text.len() + 8 {
+            let pad = filler(8 * 1024 + 8 - k);
+            let input = format!("{pad}{text}");
+            let bytes = input.as_bytes();
+            assert_eq!(
+                shifted(e.scan(bytes), pad.len()),
+                reference,
+                "{kernel:?} {k}"
+            );
+            let cuts = [pad.len() / 2, pad.len() + text.len() / 2];
+            assert_eq!(
+                shifted(stream(&e, bytes, &cuts), pad.len()),
+                reference,
+                "{kernel:?} {k} streamed"
+            );
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
 

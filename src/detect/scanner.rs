@@ -329,6 +329,12 @@ struct BuiltinState {
     table: TableTracker,
 }
 
+/// Bytes whose trigger bits are computed at once: the loop then visits
+/// them while the kernel has left them in the first-level data cache.
+/// Counted from the cursor, so the windows of a scan follow each other
+/// wherever an island took the loop.
+const TRIGGER_WINDOW: usize = 8 * 1024;
+
 /// Per-scan working memory.
 #[derive(Default, Debug)]
 struct Work {
@@ -432,14 +438,22 @@ impl Passes {
         // Borrowed out of the working memory for the loop, which lends
         // the rest of it to the island walk.
         let mut triggers = std::mem::take(&mut self.work.triggers);
-        triggers.fill(buf, pos, e.kernel);
+        // The trigger bits of a window at a time, walked while its bytes
+        // are still in the first-level cache (the kernel has read them).
+        triggers.fill_to(buf, pos, pos.saturating_add(TRIGGER_WINDOW), e.kernel);
         loop {
             let Some(t) = triggers.next(pos) else {
-                if len > pos {
-                    self.builtin.prev_word = is_word_byte(buf[len - 1]);
+                let to = triggers.end();
+                if to > pos {
+                    self.builtin.prev_word = is_word_byte(buf[to - 1]);
+                    pos = to;
                 }
-                pos = len;
-                break;
+                if pos >= len {
+                    pos = len;
+                    break;
+                }
+                triggers.fill_to(buf, pos, pos + TRIGGER_WINDOW, e.kernel);
+                continue;
             };
             if t > pos {
                 self.builtin.prev_word = is_word_byte(buf[t - 1]);

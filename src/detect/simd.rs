@@ -45,15 +45,27 @@ pub struct TriggerBits {
 impl TriggerBits {
     /// Computes the bits of `buf[start..]`, reusing the allocation.
     pub fn fill(&mut self, buf: &[u8], start: usize, kernel: Kernel) {
-        let from = start.min(buf.len());
-        let bytes = &buf[from..];
+        self.fill_to(buf, start, buf.len(), kernel);
+    }
+
+    /// Computes the bits of `buf[start..end]` only, as if the input ended
+    /// at `end`: a short run that would reach past it keeps its digits.
+    pub fn fill_to(&mut self, buf: &[u8], start: usize, end: usize, kernel: Kernel) {
+        let end = end.min(buf.len());
+        let from = start.min(end);
+        let bytes = &buf[from..end];
         self.start = start;
-        self.end = buf.len();
+        self.end = end;
         // Every word is written below: no need to clear the old ones.
         let n = bytes.len().div_ceil(64);
         self.words.resize(n, 0);
         let before = from.checked_sub(1).map(|i| buf[i]);
         kernel.run(bytes, before, &mut self.words[..n]);
+    }
+
+    /// Where the bits end: the `end` they were computed to.
+    pub fn end(&self) -> usize {
+        self.end
     }
 
     /// The first trigger at or after `from` (and after the start).
