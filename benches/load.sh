@@ -95,7 +95,8 @@ median() {
         }'
 }
 
-echo "## zaslon serve load benchmark ($(nproc) cores, wrk -t2 -c$CONNS, $ROUNDS rounds of ${SECS}s per target; medians of the rounds)"
+if [ "$ROUNDS" -eq 1 ]; then rounds="one round"; else rounds="$ROUNDS rounds"; fi
+echo "## zaslon serve load benchmark ($(nproc) cores, wrk -t2 -c$CONNS, $rounds of ${SECS}s per target; medians of the rounds)"
 echo
 echo "| body | target | req/s | p50 ms | p99 ms | its CPU µs/req | vs. inspection off | p99 added over upstream |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|"
