@@ -95,6 +95,14 @@ median() {
         }'
 }
 
+# Field k of each run ("rps p50 p99 cpu"), one per line.
+col() { local k=$1; shift; for x in "$@"; do echo "$x" | awk -v k="$k" '{print $k}'; done; }
+
+row() { # name target runs... -> "| name | target | rps | p50 | p99 | cpu |"
+    local name=$1 target=$2; shift 2
+    echo -n "| $name | $target | $(MEDFMT=%.0f median $(col 1 "$@")) | $(MEDFMT=%.2f median $(col 2 "$@")) | $(MEDFMT=%.2f median $(col 3 "$@")) | $(MEDFMT=%.1f median $(col 4 "$@")) |"
+}
+
 if [ "$ROUNDS" -eq 1 ]; then rounds="one round"; else rounds="$ROUNDS rounds"; fi
 echo "## zaslon serve load benchmark ($(nproc) cores, wrk -t2 -c$CONNS, $rounds of ${SECS}s per target; medians of the rounds)"
 echo
@@ -116,11 +124,6 @@ for path in /page.html /api.json; do
         added_off+=("$(awk -v a="$off_p99" -v b="$up_p99" 'BEGIN {print a - b}')")
         added_on+=("$(awk -v a="$on_p99" -v b="$up_p99" 'BEGIN {print a - b}')")
     done
-    col() { local k=$1; shift; for x in "$@"; do echo "$x" | awk -v k="$k" '{print $k}'; done; }
-    row() { # name target runs... -> "| name | target | rps | p50 | p99 | cpu |"
-        local name=$1 target=$2; shift 2
-        echo -n "| $name | $target | $(MEDFMT=%.0f median $(col 1 "$@")) | $(MEDFMT=%.2f median $(col 2 "$@")) | $(MEDFMT=%.2f median $(col 3 "$@")) | $(MEDFMT=%.1f median $(col 4 "$@")) |"
-    }
     name=$([ "$path" = /page.html ] && echo "60 KB HTML" || echo "1 KB JSON")
     echo "$(row "$name" "upstream directly" "${up[@]}") | |"
     echo "$(row "$name" "zaslon, inspection off" "${off[@]}") 1.00× | $(MEDFMT=%+.2f median "${added_off[@]}") ms |"
