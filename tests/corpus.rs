@@ -131,6 +131,13 @@ fn obfuscations() -> Vec<(&'static str, Transform)> {
             })
             .collect()
     }
+    fn other_digits(s: &str, zero: u32) -> String {
+        digits_map(s, |c| {
+            char::from_u32(zero + c.to_digit(10).unwrap())
+                .unwrap()
+                .to_string()
+        })
+    }
     vec![
         ("decimal entities", |s| {
             digits_map(s, |c| format!("&#{};", c as u32))
@@ -151,6 +158,11 @@ fn obfuscations() -> Vec<(&'static str, Transform)> {
                     .to_string()
             })
         }),
+        // Other decimal digits that the decoder reads as ASCII ones:
+        // Arabic-Indic, Persian (extended Arabic-Indic) and Devanagari.
+        ("arabic-indic", |s| other_digits(s, 0x0660)),
+        ("persian", |s| other_digits(s, 0x06F0)),
+        ("devanagari", |s| other_digits(s, 0x0966)),
         ("zero-width", |s| {
             s.chars()
                 .map(String::from)

@@ -414,6 +414,54 @@ fn findings_straddle_trigger_windows() {
     }
 }
 
+/// Identifiers written in the other decimal digits the decoder reads
+/// (Arabic-Indic, Persian, Devanagari) are found where they start, plainly
+/// or percent-encoded, after a percent-encoded Cyrillic word (which the
+/// scan skips whole), by every kernel, whole and cut at every byte; and
+/// masked to the same length.
+#[test]
+fn identifiers_in_other_digit_scripts_are_found() {
+    let write = |text: &str, zero: u32| -> String {
+        text.chars()
+            .map(|c| match c.to_digit(10) {
+                Some(d) => char::from_u32(zero + d).unwrap(),
+                None => c,
+            })
+            .collect()
+    };
+    let pct = |text: &str| -> String { text.bytes().map(|b| format!("%{b:02X}")).collect() };
+    for zero in [0x0660, 0x06F0, 0x0966] {
+        let snils = write("112-233-445 95", zero);
+        let inn = write("7707083893", zero);
+        let plain = format!("<p>СНИЛС {snils}</p><p>ИНН {inn}</p>");
+        let encoded = format!(
+            "snils={}%20{}&inn={}{}",
+            pct("СНИЛС"),
+            pct(&snils),
+            pct("ИНН"),
+            pct(&inn)
+        );
+        for input in [plain, encoded] {
+            let bytes = input.as_bytes();
+            let cats = |found: &[Finding]| -> Vec<String> {
+                found
+                    .iter()
+                    .map(|f| f.category.as_str().to_string())
+                    .collect()
+            };
+            let whole = engine().scan(bytes);
+            assert_eq!(cats(&whole), ["snils", "inn_legal"], "{input}");
+            for kernel in Kernel::available() {
+                let e = engine().clone().with_kernel(kernel);
+                assert_eq!(e.scan(bytes), whole, "{input} {kernel:?}");
+                for cut in 0..=bytes.len() {
+                    assert_eq!(stream(&e, bytes, &[cut]), whole, "{input} {kernel:?} {cut}");
+                }
+            }
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
 

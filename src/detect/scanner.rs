@@ -10,7 +10,9 @@
 //! position any pass still needs, so memory stays bounded.
 //!
 //! The hot path looks for *trigger* bytes only: ASCII digits, `@`, and the
-//! first bytes of escapes (`%`, `&`, `\`) and full-width forms. Their bits
+//! first bytes of escapes (`%`, `&`, `\`) and of the other characters that
+//! read as a digit or `@` (full-width forms; Arabic-Indic, Persian,
+//! Devanagari and mathematical digits). Their bits
 //! for the whole buffer come first, from SIMD ([`super::simd`]); everything
 //! else is never looked at. Where the CPU has AVX-512 or AVX2, digits that
 //! start a short run (a few digits before a byte that ends every island)
@@ -74,9 +76,14 @@ fn quick_skip(buf: &[u8], t: usize, eof: bool) -> Quick {
             let v = (h << 4) | l;
             if v.is_ascii_digit() || matches!(v, b'@' | b'&' | b'\\' | 0xEF | 0xF0) {
                 Quick::Decode
-            } else if (0xC2..=0xDF).contains(&v) && pct_continuation(buf, t + 3) {
-                // Two-byte characters (Cyrillic, NBSP, soft hyphen): never a
-                // digit or `@`, never a letter of a glued word. Skip the run.
+            } else if (0xC2..=0xDF).contains(&v)
+                && !matches!(v, 0xD9 | 0xDB)
+                && pct_continuation(buf, t + 3)
+            {
+                // Two-byte characters (Cyrillic, NBSP, soft hyphen) but
+                // those that may be Arabic-Indic or Persian digits: never
+                // a digit or `@`, never a letter of a glued word. Skip the
+                // run.
                 let mut p = t + 6;
                 while pct_two_byte_lead(buf, p) && pct_continuation(buf, p + 3) {
                     p += 6;
@@ -294,7 +301,8 @@ const ENDS_ISLAND: [bool; 256] = {
 };
 
 /// `%XX` at `i` with XX the lead byte of a two-byte UTF-8 character
-/// (0xC2 to 0xDF).
+/// (0xC2 to 0xDF) that starts no digit: all but 0xD9 (Arabic-Indic digits)
+/// and 0xDB (Persian ones).
 #[inline(always)]
 fn pct_two_byte_lead(buf: &[u8], i: usize) -> bool {
     matches!(
@@ -303,7 +311,7 @@ fn pct_two_byte_lead(buf: &[u8], i: usize) -> bool {
             | Some(&[
                 b'%',
                 b'D' | b'd',
-                b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f'
+                b'0'..=b'8' | b'A' | b'a' | b'C'..=b'F' | b'c'..=b'f'
             ])
     )
 }
@@ -982,7 +990,7 @@ mod tests {
                 assert_eq!(pct_continuation(s.as_bytes(), 0), v & 0xC0 == 0x80, "{s}");
                 assert_eq!(
                     pct_two_byte_lead(s.as_bytes(), 0),
-                    (0xC2..=0xDF).contains(&v),
+                    (0xC2..=0xDF).contains(&v) && !matches!(v, 0xD9 | 0xDB),
                     "{s}"
                 );
             }

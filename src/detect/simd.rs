@@ -2,7 +2,10 @@
 //! place in the crate with `unsafe`, as in aho-corasick and memchr.
 //!
 //! Finding the trigger bytes (ASCII digits, `@`, `%`, `&`, `\`, and the
-//! first bytes `0xEF`/`0xF0` of full-width forms) is the only work the scan
+//! first bytes of the other characters the decoder reads as a digit or
+//! `@`: `0xEF`/`0xF0` of full-width and mathematical forms, `0xD9`/`0xDB`
+//! of Arabic-Indic and Persian digits, `0xE0` of Devanagari ones; see
+//! [`is_trigger`]) is the only work the scan
 //! does on every byte of a page. With the SSE2 that every x86-64 CPU has
 //! (through the `wide` crate, no `unsafe`), it takes 3.9 µs for a 60 KB
 //! page; with AVX2 1.8 µs and with AVX-512BW 1.2 µs, found at run time
@@ -27,10 +30,20 @@
 //! and diagnoses: which positions of a 64-byte window may start one of a
 //! set of byte pairs, with AVX-512BW or AVX2.
 
-/// Whether the scan stops at this byte.
+/// Whether the scan stops at this byte: an ASCII digit, `@`, the first
+/// byte of an escape (`%`, `&`, `\`), or the first byte of a character
+/// that [`super::decode::normalize`] reads as a digit or `@`: full-width
+/// forms (`0xEF`), mathematical digits (`0xF0`), Arabic-Indic (`0xD9`),
+/// Persian (`0xDB`) and Devanagari (`0xE0`) digits. Other characters with
+/// those first bytes are stops too (the loop decodes them and moves on);
+/// on Russian pages they are rare.
 #[inline]
 fn is_trigger(b: u8) -> bool {
-    b.is_ascii_digit() || matches!(b, b'@' | b'%' | b'&' | b'\\' | 0xEF | 0xF0)
+    b.is_ascii_digit()
+        || matches!(
+            b,
+            b'@' | b'%' | b'&' | b'\\' | 0xD9 | 0xDB | 0xE0 | 0xEF | 0xF0
+        )
 }
 
 /// Trigger bits of `buf[start..]`: bit `i % 64` of word `i / 64` is set
@@ -446,8 +459,8 @@ fn table_open_sse2(hay: &[u8], mut from: usize) -> Result<usize, usize> {
     Err(from)
 }
 
-/// Sixteen bytes at a time with SSE2: three range tests and two equality
-/// tests.
+/// Sixteen bytes at a time with SSE2: three range tests and four equality
+/// tests (`0xD9` and `0xDB` in one, with bit 1 set).
 fn portable(body: &[u8], words: &mut [u64]) {
     use wide::u8x16;
     for (block, word) in body.chunks_exact(64).zip(words.iter_mut()) {
@@ -464,7 +477,9 @@ fn portable(body: &[u8], words: &mut [u64]) {
                 | in_range(b'%', 1)
                 | in_range(0xEF, 1)
                 | v.simd_eq(u8x16::splat(b'@'))
-                | v.simd_eq(u8x16::splat(b'\\'));
+                | v.simd_eq(u8x16::splat(b'\\'))
+                | (v | u8x16::splat(2)).simd_eq(u8x16::splat(0xDB))
+                | v.simd_eq(u8x16::splat(0xE0));
             bits |= u64::from(hits.to_bitmask()) << (16 * k);
         }
         *word = bits;
@@ -475,7 +490,7 @@ fn portable(body: &[u8], words: &mut [u64]) {
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// Sixty-four bytes at a time: three range tests and two equality
+    /// Sixty-four bytes at a time: three range tests and four equality
     /// tests, each straight into a mask register.
     #[target_feature(enable = "avx512bw")]
     pub(super) fn avx512(body: &[u8], words: &mut [u64]) {
@@ -491,8 +506,20 @@ mod x86 {
                 | in_range(v, b'%', 1)
                 | in_range(v, 0xEF, 1)
                 | _mm512_cmpeq_epi8_mask(v, splat(b'@'))
-                | _mm512_cmpeq_epi8_mask(v, splat(b'\\'));
+                | _mm512_cmpeq_epi8_mask(v, splat(b'\\'))
+                | other_digit_leads(v);
         }
+    }
+
+    /// The first bytes of Arabic-Indic, Persian and Devanagari digits
+    /// (`0xD9`, `0xDB`: the same with bit 1 set; `0xE0`).
+    #[inline]
+    #[target_feature(enable = "avx512bw")]
+    fn other_digit_leads(v: __m512i) -> u64 {
+        _mm512_cmpeq_epi8_mask(
+            _mm512_or_si512(v, _mm512_set1_epi8(2)),
+            _mm512_set1_epi8(0xDBu8 as i8),
+        ) | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0xE0u8 as i8))
     }
 
     /// [`super::find_table_open`]'s pair search, thirty-two bytes at a
@@ -624,6 +651,20 @@ mod x86 {
     };
     const LOW_AVX2: [u8; 64] = nibble_table(&CLASSES_AVX2, false);
     const HIGH_AVX2: [u8; 64] = nibble_table(&CLASSES_AVX2, true);
+
+    /// The triggers that are no digit, for the AVX2 kernel, by a second
+    /// pair of nibble lookups: a byte is one when its two entries share a
+    /// bit. Six products of nibble sets make the nine bytes exactly.
+    const OTHER_TRIGGERS: [(u8, &[u8], &[u8]); 6] = [
+        (1 << 0, &[0x4], &[0x0]),      // `@`
+        (1 << 1, &[0xD], &[0x9, 0xB]), // Arabic-Indic and Persian digits
+        (1 << 2, &[0xE], &[0x0, 0xF]), // Devanagari digits, full-width forms
+        (1 << 3, &[0xF], &[0x0]),      // mathematical digits
+        (1 << 4, &[0x2], &[0x5, 0x6]), // `%`, `&`
+        (1 << 5, &[0x5], &[0xC]),      // `\`
+    ];
+    const LOW_OTHER: [u8; 64] = nibble_table(&OTHER_TRIGGERS, false);
+    const HIGH_OTHER: [u8; 64] = nibble_table(&OTHER_TRIGGERS, true);
 
     /// The class masks of eight 64-byte blocks, one 64-bit lane each.
     #[derive(Clone, Copy)]
@@ -797,7 +838,7 @@ mod x86 {
             masks[5][k] = _mm512_mask_testn_epi8_mask(letter, v, splat(0x20));
             masks[6][k] =
                 _mm512_mask_cmple_epu8_mask(before_last, _mm512_sub_epi8(v, splat(0xD0)), splat(1));
-            is(DIGIT | ESC_2 | ESC_5) | wide | at_sign
+            is(DIGIT | ESC_2 | ESC_5) | wide | at_sign | other_digit_leads(v)
         };
         let load = |m: &[u64; 8]| {
             // SAFETY: `m` holds 64 readable bytes.
@@ -1005,7 +1046,7 @@ mod x86 {
     /// | other plain ASCII (a hard end) | 1 | 0 | 0 |
     /// | capital letter | 0 | 1 | 1 |
     /// | small letter, Cyrillic lead byte | 0 | 1 | 0 |
-    /// | escape (`%`, `&`, `\`), `@`, `0xEF`, `0xF0` | 0 | 0 | 1 |
+    /// | escape (`%`, `&`, `\`), `@`, `0xD9`, `0xDB`, `0xE0`, `0xEF`, `0xF0` | 0 | 0 | 1 |
     /// | anything else | 0 | 0 | 0 |
     ///
     /// The triggers are the bytes with `c` set and `a == b`.
@@ -1072,10 +1113,12 @@ mod x86 {
         let splat = |b: u8| _mm256_set1_epi8(b as i8);
         // SAFETY: the tables hold 64 readable bytes each; the first 32 are
         // the table for both 128-bit lanes.
-        let (low, high) = unsafe {
+        let (low, high, low_other, high_other) = unsafe {
             (
                 _mm256_loadu_si256(LOW_AVX2.as_ptr().cast()),
                 _mm256_loadu_si256(HIGH_AVX2.as_ptr().cast()),
+                _mm256_loadu_si256(LOW_OTHER.as_ptr().cast()),
+                _mm256_loadu_si256(HIGH_OTHER.as_ptr().cast()),
             )
         };
         let nib = splat(0x0F);
@@ -1087,23 +1130,34 @@ mod x86 {
         };
         let bits = |v: __m256i| _mm256_movemask_epi8(v) as u32;
         let digits = |v: __m256i| in_range(v, b'0', 9);
-        // `0xEF`, `0xF0`, `@`: the triggers that are in no class.
-        let odd_triggers =
-            |v: __m256i| _mm256_or_si256(in_range(v, 0xEF, 1), _mm256_cmpeq_epi8(v, splat(b'@')));
+        // The bytes that are no trigger or a digit: in none of
+        // `OTHER_TRIGGERS`, from the low and high nibbles of `v`.
+        let no_other_trigger = |lo: __m256i, hi: __m256i| {
+            let c = _mm256_and_si256(
+                _mm256_shuffle_epi8(low_other, lo),
+                _mm256_shuffle_epi8(high_other, hi),
+            );
+            _mm256_cmpeq_epi8(c, zero)
+        };
         // The planes of thirty-two bytes, `d` being their digits. A set
         // of classes is tested by a compare with zero, which gives the
         // bytes in none of them (`b` and `c` are gathered inverted); no
         // shift moves a class bit to the top.
         let planes = |v: __m256i, d: __m256i| -> [u32; 3] {
-            let lo = _mm256_shuffle_epi8(low, _mm256_and_si256(v, nib));
-            let hi = _mm256_shuffle_epi8(high, _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib));
-            let c = _mm256_and_si256(lo, hi);
+            let (lo, hi) = (
+                _mm256_and_si256(v, nib),
+                _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib),
+            );
+            let c = _mm256_and_si256(_mm256_shuffle_epi8(low, lo), _mm256_shuffle_epi8(high, hi));
             let none = |set: u8| _mm256_cmpeq_epi8(_mm256_and_si256(c, splat(set)), zero);
-            let odd = odd_triggers(v);
+            // `@` and the first bytes of other digits are in no class; the
+            // escapes, which are in `OTHER_TRIGGERS` too, are kept out of
+            // `a` and in `c` by their classes anyway.
+            let no_odd = no_other_trigger(lo, hi);
             // ASCII (`andnot(v, x)` keeps the top bit of `x` where `v`'s
             // is clear) that is no letter, escape or `@`.
-            let a = _mm256_andnot_si256(
-                odd,
+            let a = _mm256_and_si256(
+                no_odd,
                 _mm256_andnot_si256(v, none(LETTER_46 | LETTER_57 | ESC_2 | ESC_5)),
             );
             let not_b =
@@ -1111,20 +1165,23 @@ mod x86 {
             // Quotes, escapes and letters below `0x60` (capitals), as a
             // signed compare finds bytes from `0x60` to `0x7F`: no quote
             // or escape is there, and no non-ASCII byte is in these classes.
-            let not_c = _mm256_andnot_si256(
-                _mm256_or_si256(d, odd),
-                _mm256_or_si256(
-                    none(QUOTE | ESC_2 | ESC_5 | LETTER_46 | LETTER_57),
-                    _mm256_cmpgt_epi8(v, splat(0x5F)),
+            let not_c = _mm256_and_si256(
+                no_odd,
+                _mm256_andnot_si256(
+                    d,
+                    _mm256_or_si256(
+                        none(QUOTE | ESC_2 | ESC_5 | LETTER_46 | LETTER_57),
+                        _mm256_cmpgt_epi8(v, splat(0x5F)),
+                    ),
                 ),
             );
             [bits(a), !bits(not_b), !bits(not_c)]
         };
         // The triggers of bytes with no digit among them.
         let other_triggers = |v: __m256i| {
-            bits(_mm256_or_si256(
-                _mm256_or_si256(in_range(v, b'%', 1), odd_triggers(v)),
-                _mm256_cmpeq_epi8(v, splat(b'\\')),
+            !bits(no_other_trigger(
+                _mm256_and_si256(v, nib),
+                _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib),
             ))
         };
         // The last block is read from `pad`: the block, then `0x80`, which
@@ -1318,9 +1375,15 @@ mod x86 {
             let hits = _mm256_or_si256(
                 _mm256_or_si256(in_range(b'0', 9), in_range(b'%', 1)),
                 _mm256_or_si256(
-                    in_range(0xEF, 1),
                     _mm256_or_si256(
-                        _mm256_cmpeq_epi8(v, splat(b'@')),
+                        in_range(0xEF, 1),
+                        _mm256_cmpeq_epi8(_mm256_or_si256(v, splat(2)), splat(0xDB)),
+                    ),
+                    _mm256_or_si256(
+                        _mm256_or_si256(
+                            _mm256_cmpeq_epi8(v, splat(b'@')),
+                            _mm256_cmpeq_epi8(v, splat(0xE0)),
+                        ),
                         _mm256_cmpeq_epi8(v, splat(b'\\')),
                     ),
                 ),
