@@ -217,6 +217,10 @@ fn mixed_text() -> impl Strategy<Value = Vec<u8>> {
         Just(r#"{"series": "4508", "number": "496087"}"#.to_string()),
         Just("Диагноз: C50.1".to_string()),
         Just("１１２-２３３-４４５ ９５".to_string()),
+        Just(
+            "\u{661}\u{661}\u{662}-\u{662}\u{663}\u{663}-\u{664}\u{664}\u{665} \u{669}\u{665}"
+                .to_string()
+        ),
         "[0-9 ()+-]{0,20}",
     ];
     proptest::collection::vec(piece, 0..12).prop_map(|v| v.concat().into_bytes())
