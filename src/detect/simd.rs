@@ -1130,8 +1130,15 @@ mod x86 {
         };
         let bits = |v: __m256i| _mm256_movemask_epi8(v) as u32;
         let digits = |v: __m256i| in_range(v, b'0', 9);
-        // The bytes that are no trigger or a digit: in none of
-        // `OTHER_TRIGGERS`, from the low and high nibbles of `v`.
+        // The low and the high nibble of each byte: lookup indices.
+        let nibbles = |v: __m256i| {
+            (
+                _mm256_and_si256(v, nib),
+                _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib),
+            )
+        };
+        // The bytes that are none of the triggers but digits (in no class
+        // of `OTHER_TRIGGERS`), from their nibbles.
         let no_other_trigger = |lo: __m256i, hi: __m256i| {
             let c = _mm256_and_si256(
                 _mm256_shuffle_epi8(low_other, lo),
@@ -1144,10 +1151,7 @@ mod x86 {
         // bytes in none of them (`b` and `c` are gathered inverted); no
         // shift moves a class bit to the top.
         let planes = |v: __m256i, d: __m256i| -> [u32; 3] {
-            let (lo, hi) = (
-                _mm256_and_si256(v, nib),
-                _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib),
-            );
+            let (lo, hi) = nibbles(v);
             let c = _mm256_and_si256(_mm256_shuffle_epi8(low, lo), _mm256_shuffle_epi8(high, hi));
             let none = |set: u8| _mm256_cmpeq_epi8(_mm256_and_si256(c, splat(set)), zero);
             // `@` and the first bytes of other digits are in no class; the
@@ -1179,10 +1183,8 @@ mod x86 {
         };
         // The triggers of bytes with no digit among them.
         let other_triggers = |v: __m256i| {
-            !bits(no_other_trigger(
-                _mm256_and_si256(v, nib),
-                _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib),
-            ))
+            let (lo, hi) = nibbles(v);
+            !bits(no_other_trigger(lo, hi))
         };
         // The last block is read from `pad`: the block, then `0x80`, which
         // is in no class and no trigger, as if the bytes past the end were
