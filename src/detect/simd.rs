@@ -530,21 +530,40 @@ mod x86 {
         let lt = _mm256_set1_epi8(b'<' as i8);
         let b = _mm256_set1_epi8(b'b' as i8);
         let fold = _mm256_set1_epi8(0x20);
-        let mut i = 0;
-        while i + 35 <= hay.len() {
-            // SAFETY: bytes `i..i + 35` are in the slice; the loads need no
-            // alignment.
+        // The places of thirty-two bytes from `i` where a `<` has a `b`
+        // three bytes on.
+        let hits = |i: usize| {
+            // SAFETY: every caller checks that bytes `i..i + 35` are in
+            // the slice; the loads need no alignment.
             let (v0, v3) = unsafe {
                 (
                     _mm256_loadu_si256(hay.as_ptr().add(i).cast()),
                     _mm256_loadu_si256(hay.as_ptr().add(i + 3).cast()),
                 )
             };
-            let hit = _mm256_and_si256(
+            _mm256_and_si256(
                 _mm256_cmpeq_epi8(v0, lt),
                 _mm256_cmpeq_epi8(_mm256_or_si256(v3, fold), b),
-            );
-            let bits = _mm256_movemask_epi8(hit) as u32;
+            )
+        };
+        let mut i = 0;
+        // 128 bytes a step, tested for any place at once: most steps have
+        // none, and a mask is gathered only where one is.
+        while i + 131 <= hay.len() {
+            let h = [hits(i), hits(i + 32), hits(i + 64), hits(i + 96)];
+            let any = _mm256_or_si256(_mm256_or_si256(h[0], h[1]), _mm256_or_si256(h[2], h[3]));
+            if _mm256_testz_si256(any, any) == 0 {
+                for (k, h) in h.into_iter().enumerate() {
+                    let bits = _mm256_movemask_epi8(h) as u32;
+                    if let Some(at) = super::first_table_open(hay, i + 32 * k, bits.into()) {
+                        return Ok(at);
+                    }
+                }
+            }
+            i += 128;
+        }
+        while i + 35 <= hay.len() {
+            let bits = _mm256_movemask_epi8(hits(i)) as u32;
             if let Some(at) = super::first_table_open(hay, i, bits.into()) {
                 return Ok(at);
             }
