@@ -76,12 +76,8 @@ fn quick_skip(buf: &[u8], t: usize, eof: bool) -> Quick {
             let v = (h << 4) | l;
             if v.is_ascii_digit() || matches!(v, b'@' | b'&' | b'\\' | 0xEF | 0xF0) {
                 Quick::Decode
-            } else if (0xC2..=0xDF).contains(&v)
-                && !matches!(v, 0xD9 | 0xDB)
-                && pct_continuation(buf, t + 3)
-            {
-                // Two-byte characters (Cyrillic, NBSP, soft hyphen) but
-                // those that may be Arabic-Indic or Persian digits: never
+            } else if two_byte_lead_of_no_digit(v) && pct_continuation(buf, t + 3) {
+                // Two-byte characters (Cyrillic, NBSP, soft hyphen): never
                 // a digit or `@`, never a letter of a glued word. Skip the
                 // run.
                 let mut p = t + 6;
@@ -300,20 +296,23 @@ const ENDS_ISLAND: [bool; 256] = {
     t
 };
 
-/// `%XX` at `i` with XX the lead byte of a two-byte UTF-8 character
-/// (0xC2 to 0xDF) that starts no digit: all but 0xD9 (Arabic-Indic digits)
-/// and 0xDB (Persian ones).
+/// The lead byte of a two-byte UTF-8 character (0xC2 to 0xDF) that is
+/// never a digit: all but 0xD9 (Arabic-Indic digits) and 0xDB (Persian
+/// ones).
+#[inline(always)]
+fn two_byte_lead_of_no_digit(v: u8) -> bool {
+    (0xC2..=0xDF).contains(&v) && !matches!(v, 0xD9 | 0xDB)
+}
+
+/// `%XX` at `i` with XX a [`two_byte_lead_of_no_digit`].
 #[inline(always)]
 fn pct_two_byte_lead(buf: &[u8], i: usize) -> bool {
-    matches!(
-        buf.get(i..i + 3),
-        Some(&[b'%', b'C' | b'c', b'2'..=b'9' | b'A'..=b'F' | b'a'..=b'f'])
-            | Some(&[
-                b'%',
-                b'D' | b'd',
-                b'0'..=b'8' | b'A' | b'a' | b'C'..=b'F' | b'c'..=b'f'
-            ])
-    )
+    match buf.get(i..i + 3) {
+        Some(&[b'%', h, l]) => {
+            matches!((hex_val(h), hex_val(l)), (Some(h), Some(l)) if two_byte_lead_of_no_digit(h << 4 | l))
+        }
+        _ => false,
+    }
 }
 
 /// `%XX` at `i` with XX a UTF-8 continuation byte (0x80 to 0xBF).
