@@ -653,35 +653,55 @@ mod x86 {
     const LOW: [u8; 64] = nibble_table(&CLASSES, false);
     const HIGH: [u8; 64] = nibble_table(&CLASSES, true);
 
-    /// The classes of the AVX2 kernel: the same, but that digits come from
-    /// a range test instead, and the lead bytes of Cyrillic letters
-    /// (`0xD0`, `0xD1`) take their bit.
-    const CYRILLIC: u8 = DIGIT;
-    const CLASSES_AVX2: [(u8, &[u8], &[u8]); 8] = {
-        let mut c = CLASSES;
-        let mut i = 0;
-        while i < c.len() {
-            if c[i].0 == DIGIT {
-                c[i] = (CYRILLIC, &[0xD], &[0x0, 0x1]);
-            }
-            i += 1;
-        }
-        c
-    };
+    /// The classes of the AVX2 kernel. Digits, escapes and `@` are in
+    /// [`OTHER_TRIGGERS`] instead, which frees the bits for the lead bytes
+    /// of Cyrillic letters (`0xD0`, `0xD1`) and for capitals apart from
+    /// small letters.
+    const CYRILLIC: u8 = 1 << 3;
+    const CAPITAL_4: u8 = 1 << 4;
+    const CAPITAL_5: u8 = 1 << 5;
+    const SMALL_6: u8 = 1 << 6;
+    const SMALL_7: u8 = 1 << 7;
+    const CAPITALS: u8 = CAPITAL_4 | CAPITAL_5;
+    const LETTERS: u8 = CAPITALS | SMALL_6 | SMALL_7;
+    const CLASSES_AVX2: [(u8, &[u8], &[u8]); 8] = [
+        CLASSES[0], // SEP_0
+        CLASSES[1], // SEP_2
+        CLASSES[2], // QUOTE
+        (CYRILLIC, &[0xD], &[0x0, 0x1]),
+        (
+            CAPITAL_4,
+            &[0x4],
+            &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+        ),
+        (CAPITAL_5, &[0x5], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+        (
+            SMALL_6,
+            &[0x6],
+            &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+        ),
+        (SMALL_7, &[0x7], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+    ];
     const LOW_AVX2: [u8; 64] = nibble_table(&CLASSES_AVX2, false);
     const HIGH_AVX2: [u8; 64] = nibble_table(&CLASSES_AVX2, true);
 
-    /// The triggers that are no digit, for the AVX2 kernel, by a second
-    /// pair of nibble lookups: a byte is one when its two entries share a
-    /// bit. Six products of nibble sets make the nine bytes exactly.
-    const OTHER_TRIGGERS: [(u8, &[u8], &[u8]); 6] = [
+    /// The triggers, for the AVX2 kernel, by a second pair of nibble
+    /// lookups: a byte is one when its two entries share a bit. Seven
+    /// products of nibble sets make the nineteen bytes exactly. Digits
+    /// have the top bit, [`DIGIT_TOP`], which is the bit `vpmovmskb`
+    /// gathers, so the entries of a byte ANDed are its digit mask as they
+    /// are; the other triggers have the bits below [`OTHER_BITS`].
+    const OTHER_TRIGGERS: [(u8, &[u8], &[u8]); 7] = [
         (1 << 0, &[0x4], &[0x0]),      // `@`
         (1 << 1, &[0xD], &[0x9, 0xB]), // Arabic-Indic and Persian digits
         (1 << 2, &[0xE], &[0x0, 0xF]), // Devanagari digits, full-width forms
         (1 << 3, &[0xF], &[0x0]),      // mathematical digits
         (1 << 4, &[0x2], &[0x5, 0x6]), // `%`, `&`
         (1 << 5, &[0x5], &[0xC]),      // `\`
+        (DIGIT_TOP, &[0x3], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
     ];
+    const DIGIT_TOP: u8 = 1 << 7;
+    const OTHER_BITS: u8 = (1 << 6) - 1;
     const LOW_OTHER: [u8; 64] = nibble_table(&OTHER_TRIGGERS, false);
     const HIGH_OTHER: [u8; 64] = nibble_table(&OTHER_TRIGGERS, true);
 
@@ -1142,13 +1162,7 @@ mod x86 {
         };
         let nib = splat(0x0F);
         let zero = _mm256_setzero_si256();
-        // Within `0..=span` past `lo`, unsigned.
-        let in_range = |v: __m256i, lo: u8, span: u8| {
-            let x = _mm256_sub_epi8(v, splat(lo));
-            _mm256_cmpeq_epi8(_mm256_min_epu8(x, splat(span)), x)
-        };
         let bits = |v: __m256i| _mm256_movemask_epi8(v) as u32;
-        let digits = |v: __m256i| in_range(v, b'0', 9);
         // The low and the high nibble of each byte: lookup indices.
         let nibbles = |v: __m256i| {
             (
@@ -1156,55 +1170,37 @@ mod x86 {
                 _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib),
             )
         };
-        // The bytes that are none of the triggers but digits (in no class
-        // of `OTHER_TRIGGERS`), from their nibbles.
-        let no_other_trigger = |lo: __m256i, hi: __m256i| {
-            let c = _mm256_and_si256(
+        // The classes of `OTHER_TRIGGERS` of each byte: its top bit is
+        // set on digits only, and the byte is zero on bytes that are no
+        // trigger.
+        let triggers = |v: __m256i| {
+            let (lo, hi) = nibbles(v);
+            _mm256_and_si256(
                 _mm256_shuffle_epi8(low_other, lo),
                 _mm256_shuffle_epi8(high_other, hi),
-            );
-            _mm256_cmpeq_epi8(c, zero)
+            )
         };
-        // The planes of thirty-two bytes, `d` being their digits. A set
-        // of classes is tested by a compare with zero, which gives the
-        // bytes in none of them (`b` and `c` are gathered inverted); no
-        // shift moves a class bit to the top.
-        let planes = |v: __m256i, d: __m256i| -> [u32; 3] {
+        // The planes of thirty-two bytes, `t` being their `triggers`
+        // (whose top bits are their digits). A set of classes is tested by
+        // a compare with zero, which gives the bytes in none of them (`b`
+        // and `c` are gathered inverted); no shift moves a class bit to
+        // the top.
+        let planes = |v: __m256i, t: __m256i| -> [u32; 3] {
             let (lo, hi) = nibbles(v);
             let c = _mm256_and_si256(_mm256_shuffle_epi8(low, lo), _mm256_shuffle_epi8(high, hi));
             let none = |set: u8| _mm256_cmpeq_epi8(_mm256_and_si256(c, splat(set)), zero);
-            // `@` and the first bytes of other digits are in no class; the
-            // escapes, which are in `OTHER_TRIGGERS` too, are kept out of
-            // `a` and in `c` by their classes anyway.
-            let no_odd = no_other_trigger(lo, hi);
+            // No escape, `@` or first byte of other digits.
+            let no_other = _mm256_cmpeq_epi8(_mm256_and_si256(t, splat(OTHER_BITS)), zero);
             // ASCII (`andnot(v, x)` keeps the top bit of `x` where `v`'s
             // is clear) that is no letter, escape or `@`.
-            let a = _mm256_and_si256(
-                no_odd,
-                _mm256_andnot_si256(v, none(LETTER_46 | LETTER_57 | ESC_2 | ESC_5)),
-            );
-            let not_b =
-                _mm256_andnot_si256(d, none(SEP_0 | SEP_2 | LETTER_46 | LETTER_57 | CYRILLIC));
-            // Quotes, escapes and letters below `0x60` (capitals), as a
-            // signed compare finds bytes from `0x60` to `0x7F`: no quote
-            // or escape is there, and no non-ASCII byte is in these classes.
-            let not_c = _mm256_and_si256(
-                no_odd,
-                _mm256_andnot_si256(
-                    d,
-                    _mm256_or_si256(
-                        none(QUOTE | ESC_2 | ESC_5 | LETTER_46 | LETTER_57),
-                        _mm256_cmpgt_epi8(v, splat(0x5F)),
-                    ),
-                ),
-            );
+            let a = _mm256_and_si256(no_other, _mm256_andnot_si256(v, none(LETTERS)));
+            let not_b = _mm256_andnot_si256(t, none(SEP_0 | SEP_2 | LETTERS | CYRILLIC));
+            // No digit, quote, capital or other trigger.
+            let not_c = _mm256_and_si256(no_other, _mm256_andnot_si256(t, none(QUOTE | CAPITALS)));
             [bits(a), !bits(not_b), !bits(not_c)]
         };
-        // The triggers of bytes with no digit among them.
-        let other_triggers = |v: __m256i| {
-            let (lo, hi) = nibbles(v);
-            !bits(no_other_trigger(lo, hi))
-        };
+        // The trigger bits of `triggers`.
+        let trigger_bits = |t: __m256i| !bits(_mm256_cmpeq_epi8(t, zero));
         // The last block is read from `pad`: the block, then `0x80`, which
         // is in no class and no trigger, as if the bytes past the end were
         // not there. A Cyrillic lead byte that ends the slice becomes
@@ -1241,9 +1237,9 @@ mod x86 {
                     _mm256_loadu_si256(from.add(32).cast()),
                 )
             };
-            let (d0, d1) = (digits(v0), digits(v1));
-            let d1_bits = bits(d1);
-            if _mm256_testz_si256(d0, d0) == 1 && d1_bits == 0 && !digit_at_end {
+            let (t0, t1) = (triggers(v0), triggers(v1));
+            let d1_bits = bits(t1);
+            if _mm256_testz_si256(t0, splat(DIGIT_TOP)) == 1 && d1_bits == 0 && !digit_at_end {
                 // SAFETY: `from` points at 64 readable bytes.
                 let last = unsafe { *from.add(63) };
                 let capital = u32::from(last.is_ascii_uppercase()) << 31;
@@ -1251,10 +1247,10 @@ mod x86 {
                     plane[2 * k] = 0;
                     plane[2 * k + 1] = high;
                 }
-                return u64::from(other_triggers(v0)) | u64::from(other_triggers(v1)) << 32;
+                return u64::from(trigger_bits(t0)) | u64::from(trigger_bits(t1)) << 32;
             }
             digit_at_end = d1_bits >> 25 != 0;
-            let (p, q) = (planes(v0, d0), planes(v1, d1));
+            let (p, q) = (planes(v0, t0), planes(v1, t1));
             for (plane, (x, y)) in planes_out.iter_mut().zip(p.into_iter().zip(q)) {
                 plane[2 * k] = x;
                 plane[2 * k + 1] = y;
