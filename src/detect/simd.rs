@@ -682,6 +682,8 @@ mod x86 {
         ),
         (SMALL_7, &[0x7], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
     ];
+    // The first three entries are taken from `CLASSES` by place.
+    const _: () = assert!(CLASSES[0].0 == SEP_0 && CLASSES[1].0 == SEP_2 && CLASSES[2].0 == QUOTE);
     const LOW_AVX2: [u8; 64] = nibble_table(&CLASSES_AVX2, false);
     const HIGH_AVX2: [u8; 64] = nibble_table(&CLASSES_AVX2, true);
 
@@ -690,7 +692,7 @@ mod x86 {
     /// products of nibble sets make the nineteen bytes exactly. Digits
     /// have the top bit, [`DIGIT_TOP`], which is the bit `vpmovmskb`
     /// gathers, so the entries of a byte ANDed are its digit mask as they
-    /// are; the other triggers have the bits below [`OTHER_BITS`].
+    /// are; the other triggers have the six bits of [`OTHER_BITS`].
     const OTHER_TRIGGERS: [(u8, &[u8], &[u8]); 7] = [
         (1 << 0, &[0x4], &[0x0]),      // `@`
         (1 << 1, &[0xD], &[0x9, 0xB]), // Arabic-Indic and Persian digits
@@ -1139,13 +1141,14 @@ mod x86 {
     }
 
     /// [`avx512_short_runs`] with AVX2, on the three planes of
-    /// [`Planes4`]: each thirty-two bytes are classified by two `vpshufb`
-    /// lookups and three range tests, their planes gathered by three
+    /// [`Planes4`]: each thirty-two bytes are classified by two pairs of
+    /// `vpshufb` lookups (the triggers with digits on the top bit, and the
+    /// classes of [`CLASSES_AVX2`]), their planes gathered by three
     /// `vpmovmskb`, and the trigger bits worked out from the planes; then
     /// four blocks' planes go into one register each, and [`Ends4`] finds
     /// their short runs once the four blocks after them are read. A block
-    /// with no digit, after one with none in its last seven bytes, is not
-    /// classified. The last block is copied into a padded block first (no
+    /// with no digit, after one with none in its last seven bytes, gets
+    /// only the first lookup and its trigger bits. The last block is copied into a padded block first (no
     /// byte past the slice is read).
     #[target_feature(enable = "avx2")]
     pub(super) fn avx2_short_runs(bytes: &[u8], before: Option<u8>, words: &mut [u64]) {
