@@ -1148,8 +1148,8 @@ mod x86 {
     /// four blocks' planes go into one register each, and [`Ends4`] finds
     /// their short runs once the four blocks after them are read. A block
     /// with no digit, after one with none in its last seven bytes, gets
-    /// only the first lookup and its trigger bits. The last block is copied into a padded block first (no
-    /// byte past the slice is read).
+    /// only the first lookup and its trigger bits. The last block is
+    /// copied into a padded block first (no byte past the slice is read).
     #[target_feature(enable = "avx2")]
     pub(super) fn avx2_short_runs(bytes: &[u8], before: Option<u8>, words: &mut [u64]) {
         let splat = |b: u8| _mm256_set1_epi8(b as i8);
@@ -1173,23 +1173,21 @@ mod x86 {
                 _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib),
             )
         };
-        // The classes of `OTHER_TRIGGERS` of each byte: its top bit is
-        // set on digits only, and the byte is zero on bytes that are no
-        // trigger.
-        let triggers = |v: __m256i| {
-            let (lo, hi) = nibbles(v);
+        // The classes of `OTHER_TRIGGERS` of each byte, from its nibbles:
+        // its top bit is set on digits only, and the byte is zero on bytes
+        // that are no trigger.
+        let triggers = |(lo, hi): (__m256i, __m256i)| {
             _mm256_and_si256(
                 _mm256_shuffle_epi8(low_other, lo),
                 _mm256_shuffle_epi8(high_other, hi),
             )
         };
-        // The planes of thirty-two bytes, `t` being their `triggers`
-        // (whose top bits are their digits). A set of classes is tested by
-        // a compare with zero, which gives the bytes in none of them (`b`
-        // and `c` are gathered inverted); no shift moves a class bit to
-        // the top.
-        let planes = |v: __m256i, t: __m256i| -> [u32; 3] {
-            let (lo, hi) = nibbles(v);
+        // The planes of thirty-two bytes `v`, their nibbles being `lo`
+        // and `hi` and their `triggers` `t` (whose top bits are their
+        // digits). A set of classes is tested by a compare with zero,
+        // which gives the bytes in none of them (`b` and `c` are gathered
+        // inverted); no shift moves a class bit to the top.
+        let planes = |v: __m256i, (lo, hi): (__m256i, __m256i), t: __m256i| -> [u32; 3] {
             let c = _mm256_and_si256(_mm256_shuffle_epi8(low, lo), _mm256_shuffle_epi8(high, hi));
             let none = |set: u8| _mm256_cmpeq_epi8(_mm256_and_si256(c, splat(set)), zero);
             // No escape, `@` or first byte of other digits.
@@ -1240,7 +1238,8 @@ mod x86 {
                     _mm256_loadu_si256(from.add(32).cast()),
                 )
             };
-            let (t0, t1) = (triggers(v0), triggers(v1));
+            let (n0, n1) = (nibbles(v0), nibbles(v1));
+            let (t0, t1) = (triggers(n0), triggers(n1));
             let d1_bits = bits(t1);
             if _mm256_testz_si256(t0, splat(DIGIT_TOP)) == 1 && d1_bits == 0 && !digit_at_end {
                 // SAFETY: `from` points at 64 readable bytes.
@@ -1253,7 +1252,7 @@ mod x86 {
                 return u64::from(trigger_bits(t0)) | u64::from(trigger_bits(t1)) << 32;
             }
             digit_at_end = d1_bits >> 25 != 0;
-            let (p, q) = (planes(v0, t0), planes(v1, t1));
+            let (p, q) = (planes(v0, n0, t0), planes(v1, n1, t1));
             for (plane, (x, y)) in planes_out.iter_mut().zip(p.into_iter().zip(q)) {
                 plane[2 * k] = x;
                 plane[2 * k + 1] = y;
