@@ -49,10 +49,19 @@ pub const WORDS: &[&str] = &[
     "на",
 ];
 
+/// The seed of [`clean_html`]'s page.
+pub const PAGE_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+
 /// A clinic page with no personal data: Cyrillic text, markup, classes,
 /// dates, prices, times, short numbers.
 pub fn clean_html(size: usize) -> Vec<u8> {
-    let mut r = Rng(0x9E37_79B9_7F4A_7C15);
+    clean_html_seeded(size, PAGE_SEED)
+}
+
+/// [`clean_html`] from another seed: a page of the same kind with other
+/// words, numbers and order.
+pub fn clean_html_seeded(size: usize, seed: u64) -> Vec<u8> {
+    let mut r = Rng(seed);
     let mut s = String::from(
         "<!DOCTYPE html><html lang=\"ru\"><head><meta charset=\"utf-8\"><title>Центр онкологии</title><link rel=\"stylesheet\" href=\"/local/templates/main/css/style.css?v=1697812345\"></head><body>\n",
     );
