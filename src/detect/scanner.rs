@@ -125,6 +125,18 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
     let run = buf[t..].iter().take_while(|b| b.is_ascii_digit()).count();
     if run < 10 {
         let end = t + run;
+        // The commonest date, `DD.MM.YYYY` (or with `/` or `-`) in plain
+        // digits, ended by a byte that ends any island: what the walk below
+        // concludes (eight digits in three groups), without it.
+        if run == 2
+            && let Some(&[s1, d0, d1, s2, y0, y1, y2, y3, e, ..]) = buf.get(end..)
+            && matches!(s1, b'.' | b'/' | b'-')
+            && s2 == s1
+            && [d0, d1, y0, y1, y2, y3].iter().all(u8::is_ascii_digit)
+            && ENDS_ISLAND[e as usize]
+        {
+            return Quick::Date(end + 8);
+        }
         // Most short runs end at a byte that ends any island: `<`, `:`,
         // `=`.
         if buf.get(end).is_some_and(|&b| ENDS_ISLAND[b as usize]) {
