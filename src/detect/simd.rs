@@ -599,27 +599,33 @@ mod x86 {
     }
 
     /// The same, sixty-four bytes at a time, each test straight into a
-    /// mask register.
+    /// mask register. Each block is loaded once: the `b`s three bytes on
+    /// are its own mask moved down, and the low bits of the next block's.
     #[target_feature(enable = "avx512bw")]
     pub(super) fn table_open_avx512(hay: &[u8]) -> Result<usize, usize> {
         let lt = _mm512_set1_epi8(b'<' as i8);
         let b = _mm512_set1_epi8(b'b' as i8);
         let fold = _mm512_set1_epi8(0x20);
+        let load = |i: usize| {
+            // SAFETY: every caller checks that bytes `i..i + 64` are in the
+            // slice; the load needs no alignment.
+            unsafe { _mm512_loadu_si512(hay.as_ptr().add(i).cast()) }
+        };
+        let bs = |v: __m512i| _mm512_cmpeq_epi8_mask(_mm512_or_si512(v, fold), b);
+        if hay.len() < 128 {
+            return Err(0);
+        }
+        let mut v = load(0);
+        let mut b_here = bs(v);
         let mut i = 0;
-        while i + 67 <= hay.len() {
-            // SAFETY: bytes `i..i + 67` are in the slice; the loads need no
-            // alignment.
-            let (v0, v3) = unsafe {
-                (
-                    _mm512_loadu_si512(hay.as_ptr().add(i).cast()),
-                    _mm512_loadu_si512(hay.as_ptr().add(i + 3).cast()),
-                )
-            };
-            let lts = _mm512_cmpeq_epi8_mask(v0, lt);
-            let bits = _mm512_mask_cmpeq_epi8_mask(lts, _mm512_or_si512(v3, fold), b);
+        while i + 128 <= hay.len() {
+            let next = load(i + 64);
+            let b_next = bs(next);
+            let bits = _mm512_cmpeq_epi8_mask(v, lt) & (b_here >> 3 | b_next << 61);
             if let Some(at) = super::first_table_open(hay, i, bits) {
                 return Ok(at);
             }
+            (v, b_here) = (next, b_next);
             i += 64;
         }
         Err(i)
