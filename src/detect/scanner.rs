@@ -179,6 +179,27 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
         if ends {
             return Quick::Skip(p, false);
         }
+        // Or at one `/` and a second run that brings the island to ten
+        // digits or more, then a byte of `ENDS_ISLAND`, or a `.` and a
+        // Latin letter: a path of an upload (`/iblock/400/85707213.jpg`).
+        // Digits split by `/` read only as a date, and two groups are none:
+        // what the walk below concludes, within its bounds.
+        if buf.get(end) == Some(&b'/') {
+            let second = buf[end + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let q = end + 1 + second;
+            if (1..10).contains(&second) && run + second >= 10 {
+                match buf.get(q..) {
+                    Some(&[b, ..]) if ENDS_ISLAND[b as usize] => return Quick::Skip(q, false),
+                    Some(&[b'.', l, ..]) if l.is_ascii_alphabetic() => {
+                        return Quick::Skip(q + 1, false);
+                    }
+                    _ => {}
+                }
+            }
+        }
     }
     let mut p = t + run;
     let mut digits = run as u32;
@@ -294,6 +315,11 @@ fn short_island(buf: &[u8], t: usize, eof: bool) -> Quick {
     // that is not a digit. This spares a visit to the `&` of `&nbsp;`.
     Quick::Skip(p, false)
 }
+
+// The path shortcut of `short_island` (two groups, at most eighteen digits
+// in nineteen bytes) stays within the walk's bounds.
+const _: () =
+    assert!(numbers::MAX_GROUPS > 2 && numbers::MAX_DIGITS > 18 && numbers::MAX_RAW / 2 > 19);
 
 /// Plain ASCII bytes that end an island when they follow its first digit
 /// run: no digit, separator (tabs and line breaks read as spaces), escape
