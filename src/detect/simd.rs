@@ -879,12 +879,11 @@ mod x86 {
     }
 
     /// The part of the AVX-512 kernels after each block's classes: eight
-    /// blocks' masks go into one register each, and [`Ends`] finds the
+    /// blocks' planes go into one register each, and [`Ends`] finds the
     /// short runs of eight words at a time, once the eight blocks after
     /// them are classified. `$block(at, valid, before_last, masks, k)`
-    /// classifies the block at `at` into lane `k` of `masks` (digit,
-    /// separator, hard end, letter, quote, capital, Cyrillic lead byte)
-    /// and returns its trigger bits; `valid` are the bytes from `at` that
+    /// writes the three planes ([`Planes`]) of the block at `at` into lane
+    /// `k` of `masks` and returns its trigger bits; `valid` are the bytes from `at` that
     /// the slice holds, `before_last` the same but the input's last byte.
     /// A macro, not a function: its body runs under the CPU features of
     /// the kernel it is written into.
@@ -959,11 +958,11 @@ mod x86 {
 
     /// Trigger bits with the digits of short runs left out
     /// ([`super::short_run`]). Each 64-byte block gets its trigger bits and
-    /// seven class masks, six from two nibble lookups; eight blocks' masks then
-    /// go into one register each, and [`Ends`] finds the short runs of
-    /// eight words at a time, once the eight blocks after them are
-    /// classified. The last, partial block is read with a masked load (no
-    /// byte past the end is touched); its missing bytes are in no class.
+    /// seven class masks, six from two nibble lookups, combined into the
+    /// three planes of [`Planes`]; then `short_runs_over_blocks` finds the
+    /// short runs eight blocks at a time. The last, partial block is read
+    /// with a masked load (no byte past the end is touched); its missing
+    /// bytes are in no class.
     #[target_feature(enable = "avx512bw")]
     pub(super) fn avx512_short_runs(bytes: &[u8], before: Option<u8>, words: &mut [u64]) {
         let splat = |b: u8| _mm512_set1_epi8(b as i8);
