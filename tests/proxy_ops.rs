@@ -369,3 +369,65 @@ async fn limits_slow_peers_and_drain() {
     );
     running.shutdown().await;
 }
+
+/// Connections are spread over the worker threads, each connection served
+/// whole by one worker, with masking on every worker alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_spread_over_the_workers() {
+    let up = upstream().await;
+    let dir = Scratch::new("workers");
+    let running = proxy(&dir, up.addr, "workers: 2\n").await;
+    let m = metrics(&running).await;
+    for w in ["worker=\"0\"", "worker=\"1\""] {
+        assert_eq!(metric(&m, "zaslon_worker_connections", &[w]), 0.0);
+    }
+    let mut senders = Vec::new();
+    for _ in 0..4 {
+        let stream = TcpStream::connect(running.listen).await.unwrap();
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        senders.push(sender);
+    }
+    // Twice round: the second request of each connection rides the
+    // upstream connection its worker's pool kept.
+    for _ in 0..2 {
+        for s in &mut senders {
+            let r = s
+                .send_request(
+                    Request::get("/patient")
+                        .header("host", "x")
+                        .body(Full::new(Bytes::new()))
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let body = r.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(
+                String::from_utf8_lossy(&body),
+                format!("<td>СНИЛС {SNILS_MASKED}</td>")
+            );
+        }
+    }
+    let m = metrics(&running).await;
+    assert_eq!(metric(&m, "zaslon_open_connections", &[]), 4.0);
+    for w in ["worker=\"0\"", "worker=\"1\""] {
+        assert_eq!(metric(&m, "zaslon_worker_connections", &[w]), 2.0, "{w}");
+    }
+    // Closed connections leave their worker's count.
+    senders.truncate(1);
+    let mut left = 0.0;
+    for _ in 0..100 {
+        let m = metrics(&running).await;
+        left = metric(&m, "zaslon_worker_connections", &["worker=\"0\""])
+            + metric(&m, "zaslon_worker_connections", &["worker=\"1\""]);
+        if left == 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(left, 1.0);
+    running.shutdown().await;
+}

@@ -41,6 +41,9 @@ pub struct RawConfig {
     pub ledger: LedgerConfig,
     #[serde(default)]
     pub admin_api: AdminApi,
+    /// Threads serving connections; 0 (the default) means one per CPU.
+    #[serde(default)]
+    pub workers: usize,
 }
 
 /// Where consents are kept.
@@ -233,6 +236,9 @@ pub struct Config {
     pub egress: Option<SocketAddr>,
     pub ledger: LedgerConfig,
     pub admin_api: AdminApi,
+    /// Threads serving connections; 0 means one per CPU. Read at start
+    /// only.
+    pub workers: usize,
 }
 
 /// Command-line settings that override the file.
@@ -416,6 +422,7 @@ impl Config {
                 postgres_env: raw.ledger.postgres_env.clone(),
             },
             admin_api: raw.admin_api.clone(),
+            workers: raw.workers,
         })
     }
 

@@ -290,7 +290,7 @@ async fn transfer(
         Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed(),
     );
     let timeout = std::time::Duration::from_millis(st.config.limits.response_timeout_ms);
-    match tokio::time::timeout(timeout, st.client.request(req)).await {
+    match tokio::time::timeout(timeout, st.client().request(req)).await {
         Ok(Ok(resp)) => {
             count(st, d, if masked { "masked" } else { "forwarded" });
             let (mut parts, body) = resp.into_parts();

@@ -27,10 +27,15 @@ pub type ProxyBody = BoxBody<Bytes, BoxError>;
 pub type Client =
     hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, ProxyBody>;
 
-/// The pooled upstream client (plain and TLS).
-/// Trusts the web PKI, plus the CA files of upstreams and of egress
-/// destinations.
-pub fn client(config: &Config, policies: &crate::policy::PolicySet) -> anyhow::Result<Client> {
+/// The pooled upstream clients (plain and TLS), one per worker, each with
+/// its own pool: an upstream connection is driven on the worker whose
+/// requests it carries. Trusts the web PKI, plus the CA files of upstreams
+/// and of egress destinations.
+pub fn clients(
+    config: &Config,
+    policies: &crate::policy::PolicySet,
+    workers: usize,
+) -> anyhow::Result<Vec<Client>> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let cas = config
@@ -68,14 +73,15 @@ pub fn client(config: &Config, policies: &crate::policy::PolicySet) -> anyhow::R
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);
-    Ok(
+    let client = || {
         hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             // Read ahead from the upstream no further than a few chunks: the
             // scanner releases as it goes, and memory per connection stays small.
             .http1_max_buf_size(64 * 1024)
-            .build(https),
-    )
+            .build(https.clone())
+    };
+    Ok((0..workers.max(1)).map(|_| client()).collect())
 }
 
 /// A body from hyper, as the proxy passes it on.
@@ -418,7 +424,7 @@ async fn send_upstream(
 
     let resp = match tokio::time::timeout(
         Duration::from_millis(limits.response_timeout_ms),
-        st.client.request(req),
+        st.client().request(req),
     )
     .await
     {

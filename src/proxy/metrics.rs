@@ -50,6 +50,12 @@ pub struct KindLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WorkerLabels {
+    /// The worker's number, from 0 to `workers` − 1.
+    pub worker: u64,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
     pub result: &'static str,
 }
@@ -98,6 +104,7 @@ pub struct Metrics {
     pub reloads: Family<ResultLabels, Counter>,
     pub generation: Gauge,
     pub connections: Gauge,
+    pub worker_connections: Family<WorkerLabels, Gauge>,
     pub consents: Family<ConsentLabels, Counter>,
     pub transfers: Family<TransferLabels, Counter>,
     pub admin_calls: Family<AdminLabels, Counter>,
@@ -124,6 +131,7 @@ impl Metrics {
             reloads: Family::default(),
             generation: Gauge::default(),
             connections: Gauge::default(),
+            worker_connections: Family::default(),
             consents: Family::default(),
             transfers: Family::default(),
             admin_calls: Family::default(),
@@ -199,6 +207,11 @@ impl Metrics {
             "open_connections",
             "Client connections open",
             m.connections.clone(),
+        );
+        m.registry.register(
+            "worker_connections",
+            "Client connections open on each worker thread",
+            m.worker_connections.clone(),
         );
         m
     }

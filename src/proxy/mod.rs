@@ -23,6 +23,7 @@ pub mod form;
 pub mod handler;
 pub mod inspect;
 pub mod metrics;
+pub mod workers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,7 +49,8 @@ pub struct State {
     pub key: Keyed,
     pub metrics: Arc<metrics::Metrics>,
     pub audit: Arc<audit::AuditLog>,
-    pub client: handler::Client,
+    /// One upstream client per worker (see [`State::client`]).
+    pub clients: Vec<handler::Client>,
     /// The consent ledger, when forms, destinations or the API need it.
     pub ledger: Option<crate::ledger::Ledger>,
     /// The consent API's bearer token; none means the API is off.
@@ -56,6 +58,13 @@ pub struct State {
     /// Certificates are read again on every reload.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub generation: u64,
+}
+
+impl State {
+    /// The upstream client of the worker running this request.
+    pub fn client(&self) -> &handler::Client {
+        &self.clients[workers::current() % self.clients.len()]
+    }
 }
 
 /// How to build the state: the config file (if any) and overrides.
@@ -185,7 +194,24 @@ pub async fn start(source: Source) -> Result<Running> {
         audit,
     };
     metrics.generation.set(1);
-    let first = assemble((config.clone(), engine, policies), &shared, None, secure, 1).await?;
+    let workers = Arc::new(workers::Workers::start(config.workers)?);
+    let threads = workers.len();
+    for worker in 0..threads as u64 {
+        // Every worker shows, an idle one at 0.
+        metrics
+            .worker_connections
+            .get_or_create(&metrics::WorkerLabels { worker })
+            .set(0);
+    }
+    let first = assemble(
+        (config.clone(), engine, policies),
+        &shared,
+        None,
+        secure,
+        1,
+        threads,
+    )
+    .await?;
     let state = Arc::new(RwLock::new(Arc::new(first)));
 
     let listener = TcpListener::bind(config.listen)
@@ -246,7 +272,9 @@ pub async fn start(source: Source) -> Result<Running> {
                             (s.ledger.clone(), s.generation + 1)
                         };
                         let next =
-                            match assemble(loaded, &shared, current, secure, generation).await {
+                            match assemble(loaded, &shared, current, secure, generation, threads)
+                                .await
+                            {
                                 Ok(n) => n,
                                 Err(e) => {
                                     reload_failed(&metrics, &e);
@@ -283,6 +311,7 @@ pub async fn start(source: Source) -> Result<Running> {
                 l,
                 false,
                 true,
+                workers.clone(),
                 state.clone(),
                 metrics.clone(),
                 ready.clone(),
@@ -298,6 +327,7 @@ pub async fn start(source: Source) -> Result<Running> {
         listener,
         secure,
         false,
+        workers,
         state,
         metrics,
         ready,
@@ -329,19 +359,20 @@ struct Shared {
 }
 
 /// Builds one generation of the state from a loaded config: the upstream
-/// client, the TLS acceptor, the API token and the ledger (a running one
-/// is kept).
+/// clients (one per worker), the TLS acceptor, the API token and the
+/// ledger (a running one is kept).
 async fn assemble(
     (config, engine, policies): (Config, Arc<Engine>, PolicySet),
     shared: &Shared,
     ledger: Option<crate::ledger::Ledger>,
     secure: bool,
     generation: u64,
+    workers: usize,
 ) -> Result<State> {
     if config.tls.is_some() != secure {
         anyhow::bail!("turning TLS on or off needs a restart");
     }
-    let client = handler::client(&config, &policies)?;
+    let clients = handler::clients(&config, &policies, workers)?;
     let tls = match &config.tls {
         Some((cert, key)) => Some(tls_acceptor(cert, key)?),
         None => None,
@@ -355,7 +386,7 @@ async fn assemble(
         key: shared.key.clone(),
         metrics: shared.metrics.clone(),
         audit: shared.audit.clone(),
-        client,
+        clients,
         ledger,
         admin_token,
         tls,
@@ -408,6 +439,7 @@ async fn accept_loop(
     listener: TcpListener,
     secure: bool,
     egress: bool,
+    workers: Arc<workers::Workers>,
     state: Arc<RwLock<Arc<State>>>,
     metrics: Arc<metrics::Metrics>,
     ready: Arc<std::sync::atomic::AtomicBool>,
@@ -435,6 +467,15 @@ async fn accept_loop(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        // The socket is registered again on the worker that serves it, so
+        // that its readiness wakes that worker and no other thread.
+        let stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepted socket unusable");
+                continue;
+            }
+        };
         // The acceptor of the current generation: a reload brings new
         // certificates to new connections. Whether the listener speaks
         // TLS at all is fixed at start.
@@ -467,8 +508,19 @@ async fn accept_loop(
         });
         let watcher = graceful.watcher();
         let idle = Duration::from_millis(limits.idle_timeout_ms);
-        tokio::spawn(async move {
+        workers.spawn(async move {
+            let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+                tracing::warn!("accepted socket could not join its worker");
+                return;
+            };
             metrics.connections.inc();
+            let on_worker = metrics
+                .worker_connections
+                .get_or_create(&metrics::WorkerLabels {
+                    worker: workers::current() as u64,
+                })
+                .clone();
+            on_worker.inc();
             match tls {
                 _ if secure && tls.is_none() => {}
                 Some(acceptor) => match tokio::time::timeout(idle, acceptor.accept(stream)).await {
@@ -484,6 +536,7 @@ async fn accept_loop(
                 }
             }
             metrics.connections.dec();
+            on_worker.dec();
             drop(permit);
         });
     }
@@ -580,7 +633,12 @@ pub fn tls_acceptor(cert: &PathBuf, key: &PathBuf) -> Result<tokio_rustls::TlsAc
 
 /// Runs `zaslon serve` until SIGTERM or Ctrl-C; SIGHUP reloads.
 pub fn run(source: Source) -> Result<()> {
+    // Accepting, the admin listener, reloads and the ledger; connections
+    // are served on the workers (`workers.rs`). Two threads, so that a
+    // reload compiling rules never holds up accepting.
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("zaslon-main")
         .enable_all()
         .build()?;
     rt.block_on(async move {
