@@ -42,8 +42,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub admin_api: AdminApi,
     /// Threads serving connections; 0 (the default) means one per CPU.
-    #[serde(default)]
-    pub workers: usize,
+    pub workers: Option<Spanned<usize>>,
 }
 
 /// Where consents are kept.
@@ -219,6 +218,9 @@ fn yes() -> bool {
     true
 }
 
+/// The most worker threads a config may ask for.
+pub const MAX_WORKERS: usize = 1024;
+
 /// A validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -286,6 +288,21 @@ impl Config {
         let listen = o.listen.or_else(|| addr(&raw.listen, "listen"));
         let admin = o.admin.or_else(|| addr(&raw.admin, "admin"));
         let egress = addr(&raw.egress, "egress");
+        let workers = match &raw.workers {
+            None => 0,
+            Some(w) if w.value <= MAX_WORKERS => w.value,
+            Some(w) => {
+                errors.push(error_at(
+                    name,
+                    w.referenced,
+                    format!(
+                        "workers: {} is more than {MAX_WORKERS}; 0 means one per CPU",
+                        w.value
+                    ),
+                ));
+                0
+            }
+        };
         let mut upstreams = Vec::new();
         let mut names = Vec::new();
         for (n, u) in &raw.upstreams {
@@ -422,7 +439,7 @@ impl Config {
                 postgres_env: raw.ledger.postgres_env.clone(),
             },
             admin_api: raw.admin_api.clone(),
-            workers: raw.workers,
+            workers,
         })
     }
 
@@ -463,6 +480,9 @@ mod tests {
         };
         let c = Config::from_overrides(&o).unwrap();
         assert_eq!(c.route("x", "/a").unwrap().name, "default");
+        assert_eq!(c.workers, 0, "one per CPU unless asked");
+        let c = Config::parse("c.yaml", "listen: 127.0.0.1:1\nworkers: 3\n", &o).unwrap();
+        assert_eq!(c.workers, 3);
     }
 
     #[test]
@@ -491,6 +511,8 @@ mod tests {
                 "listen: 127.0.0.1:1\nlimits: { hold_bytes: many }\n",
                 "c.yaml:2:23",
             ),
+            ("listen: 127.0.0.1:1\nworkers: 5000\n", "c.yaml:2:10"),
+            ("listen: 127.0.0.1:1\nworkers: -1\n", "c.yaml:2:10"),
         ];
         for (text, want) in cases {
             let e = Config::parse("c.yaml", text, &Overrides::default())

@@ -251,6 +251,7 @@ pub async fn start(source: Source) -> Result<Running> {
         let metrics = metrics.clone();
         let mut shutdown = shutdown_rx.clone();
         let mut watched = source.watched(&config);
+        let started_workers = config.workers;
         tokio::spawn(async move {
             let mut seen = mtimes(&watched);
             let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -282,6 +283,9 @@ pub async fn start(source: Source) -> Result<Running> {
                                     continue;
                                 }
                             };
+                        if next.config.workers != started_workers {
+                            tracing::warn!("a new number of workers takes effect at restart");
+                        }
                         watched = source.watched(&next.config);
                         let mut guard = state.write().unwrap_or_else(|p| p.into_inner());
                         *guard = Arc::new(next);
