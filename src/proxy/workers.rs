@@ -3,10 +3,12 @@
 //!
 //! A connection stays on the worker it was given, with every task it
 //! spawns (HTTP/2 streams, the upstream connections of that worker's own
-//! pool). The body read from the upstream is scanned on the core that
-//! read it, while it is still in that core's cache; a work-stealing
-//! runtime moved one of the two tasks to the other core for about half
-//! the responses, and the scan of a 60 KB page cost a quarter more.
+//! pool), and its socket is registered with that worker's reactor. So a
+//! request and the upstream connection it rides wake one thread only: on
+//! the work-stealing runtime before, the client's connection and the
+//! upstream's were often polled on different threads, one waking the
+//! other. The load benchmark serves 8–11 % more pages per second, and 29 %
+//! more small JSON answers, this way (README, Measured speed).
 //!
 //! Each new connection goes to the worker serving the fewest.
 
