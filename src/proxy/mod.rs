@@ -539,9 +539,10 @@ async fn accept_loop(
                     let _ = watcher.watch(conn.into_owned()).await;
                 }
             }
+            // The place is free before the gauges say so.
+            drop(permit);
             metrics.connections.dec();
             on_worker.dec();
-            drop(permit);
         });
     }
     ready.store(false, std::sync::atomic::Ordering::SeqCst);
