@@ -382,7 +382,9 @@ pub(crate) fn is_plain_separator(b: u8) -> bool {
 ///   the lead byte of a Cyrillic letter (`0xD0`, `0xD1`) with a byte after
 ///   it in the buffer: these end the island unless it has exactly four
 ///   digits (a passport series before a JSON field jump or a connector
-///   word);
+///   word); the same when `j - i` is at most 6 and the bytes from `i + 3`
+///   to `j` are separators, so that the run holds at most three digits
+///   (`кабинет № 138. Приём`);
 /// - and the byte before `i` is no capital (an ICD-10 code keeps its bit).
 ///
 /// A letter right after a digit ends the island too (glued to it, it joins
@@ -411,7 +413,11 @@ pub fn short_run(buf: &[u8], i: usize) -> bool {
         || (x == b'"' && !after_digit);
     let cyrillic = matches!(x, 0xD0 | 0xD1) && buf.len() > i + len + 1;
     let soft = x == b'"' || x.is_ascii_alphabetic() || cyrillic;
-    (hard && len <= 7) || (soft && len <= 3)
+    // At most three digits: only separators after the first three bytes.
+    let three_digits = buf[i + len.min(3)..i + len]
+        .iter()
+        .all(|b| !b.is_ascii_digit());
+    (hard && len <= 7) || (soft && (len <= 3 || (len <= 6 && three_digits)))
 }
 
 /// The first `<table` in `hay`, in any ASCII case, as the table tracker
@@ -756,8 +762,11 @@ mod x86 {
         run: __m512i,
         /// Bytes that end any run.
         hard: __m512i,
-        /// Bytes that end a run of at most three bytes.
+        /// Bytes that end a run of at most three bytes, or of at most six
+        /// when separators alone follow its first three.
         soft: __m512i,
+        /// Separators: run bytes that are no digit.
+        sep: __m512i,
         /// Digits with no capital before them.
         digit: __m512i,
     }
@@ -815,6 +824,8 @@ mod x86 {
                 hard: _mm512_ternarylogic_epi64::<0xF4>(logic::<0x10>(self), quote, digit_before),
                 // !a & b, or a quote.
                 soft: logic::<0x2C>(self),
+                // a & b & !c.
+                sep: logic::<0x40>(self),
                 digit: _mm512_andnot_si512(upper_before, digit),
             }
         }
@@ -851,7 +862,21 @@ mod x86 {
             let soft_1 = or_and(self.soft, runs_1, ahead!(self.soft, soft_n, 1, 63));
             let soft_1n = or_and(soft_n, run_n, _mm512_srli_epi64::<1>(soft_n));
             let soft_3 = or_and(soft_1, runs_2, ahead!(soft_1, soft_1n, 2, 62));
-            _mm512_and_si512(self.digit, _mm512_or_si512(hard_7, soft_3))
+            // A soft end at most three bytes on over separators alone
+            // (`seps_3`), three bytes after the digit: six in all, with
+            // no digit but in the first three.
+            let sep_n = _mm512_alignr_epi64::<1>(next.sep, self.sep);
+            let runs_3 = _mm512_and_si512(runs_2, ahead!(runs_1, run_n, 2, 62));
+            let seps_1 = or_and(self.soft, self.sep, ahead!(self.soft, soft_n, 1, 63));
+            let seps_1n = or_and(soft_n, sep_n, _mm512_srli_epi64::<1>(soft_n));
+            let two_seps = _mm512_and_si512(self.sep, ahead!(self.sep, sep_n, 1, 63));
+            let two_seps_n = _mm512_and_si512(sep_n, _mm512_srli_epi64::<1>(sep_n));
+            let seps_3 = or_and(seps_1, two_seps, ahead!(seps_1, seps_1n, 2, 62));
+            let seps_3n = or_and(seps_1n, two_seps_n, _mm512_srli_epi64::<2>(seps_1n));
+            let soft_6 = _mm512_and_si512(runs_3, ahead!(seps_3, seps_3n, 3, 61));
+            // hard_7 | soft_3 | soft_6.
+            let ends = _mm512_ternarylogic_epi64::<0xFE>(hard_7, soft_3, soft_6);
+            _mm512_and_si512(self.digit, ends)
         }
 
         /// Clears the bits of [`Ends::short_runs`] in the first eight
@@ -1179,6 +1204,7 @@ mod x86 {
         run: __m256i,
         hard: __m256i,
         soft: __m256i,
+        sep: __m256i,
         digit: __m256i,
     }
 
@@ -1228,7 +1254,17 @@ mod x86 {
             let soft_1 = or_and4(self.soft, runs_1, ahead4!(self.soft, soft_n, 1, 63));
             let soft_1n = or_and4(soft_n, run_n, _mm256_srli_epi64::<1>(soft_n));
             let soft_3 = or_and4(soft_1, runs_2, ahead4!(soft_1, soft_1n, 2, 62));
-            _mm256_and_si256(self.digit, _mm256_or_si256(hard_7, soft_3))
+            let sep_n = lanes_after(self.sep, next.sep);
+            let runs_3 = _mm256_and_si256(runs_2, ahead4!(runs_1, run_n, 2, 62));
+            let seps_1 = or_and4(self.soft, self.sep, ahead4!(self.soft, soft_n, 1, 63));
+            let seps_1n = or_and4(soft_n, sep_n, _mm256_srli_epi64::<1>(soft_n));
+            let two_seps = _mm256_and_si256(self.sep, ahead4!(self.sep, sep_n, 1, 63));
+            let two_seps_n = _mm256_and_si256(sep_n, _mm256_srli_epi64::<1>(sep_n));
+            let seps_3 = or_and4(seps_1, two_seps, ahead4!(seps_1, seps_1n, 2, 62));
+            let seps_3n = or_and4(seps_1n, two_seps_n, _mm256_srli_epi64::<2>(seps_1n));
+            let soft_6 = _mm256_and_si256(runs_3, ahead4!(seps_3, seps_3n, 3, 61));
+            let ends = _mm256_or_si256(_mm256_or_si256(hard_7, soft_3), soft_6);
+            _mm256_and_si256(self.digit, ends)
         }
 
         /// Clears the bits of [`Ends4::short_runs`] in the first four words
@@ -1317,6 +1353,7 @@ mod x86 {
                 hard: _mm256_or_si256(plain, _mm256_andnot_si256(digit_before, quote)),
                 // Letters and Cyrillic lead bytes (`b` without `a`), quotes.
                 soft: _mm256_or_si256(_mm256_andnot_si256(self.a, self.b), quote),
+                sep: _mm256_andnot_si256(self.c, _mm256_and_si256(self.a, self.b)),
                 digit: _mm256_andnot_si256(upper_before, digit),
             }
         }
@@ -1672,7 +1709,15 @@ mod tests {
             ("w=\"1000\"", &[4, 5, 6]),
             ("1 a", &[0]),
             ("12 a", &[0, 1]),
-            ("1234 a", &[2, 3]),
+            // From the second digit on, three digits and a separator.
+            ("1234 a", &[1, 2, 3]),
+            // Separators alone after the first three bytes: six bytes.
+            ("№ 138. Приём", &[4, 5, 6]),
+            ("1 . . a", &[0]),
+            ("1  .   a", &[]),
+            ("1 23 a", &[2, 3]),
+            ("12 3. руб", &[1, 3]),
+            ("12 34. a", &[3, 4]),
             // An ICD-10 code keeps its first digit.
             ("C50<", &[2]),
             // Escapes, non-ASCII bytes and the end of the input end
@@ -1685,7 +1730,7 @@ mod tests {
             // a separator, but only with its second byte in the buffer.
             ("12 руб", &[0, 1]),
             ("12руб", &[0, 1]),
-            ("1234 руб", &[2, 3]),
+            ("1234 руб", &[1, 2, 3]),
             ("12 \u{a0}руб", &[]),
             ("<b>12", &[]),
         ];
