@@ -212,3 +212,67 @@ async fn request_limits_and_fail_closed_files() {
     assert!(up.last("/bin").is_none());
     running.shutdown().await;
 }
+
+/// Headers on the way to the upstream: hop-by-hop ones (and those that
+/// `Connection` names) are dropped and `X-Forwarded-*` set; the request id
+/// is kept when it is a safe token, made anew otherwise, and comes back to
+/// the client, with inspection on and off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_headers_hop_by_hop_and_request_ids() {
+    let up = upstream().await;
+    for (tag, extra) in [("ids-on", ""), ("ids-off", "inspect: false\n")] {
+        let dir = Scratch::new(tag);
+        let running = proxy(&dir, up.addr, extra).await;
+        let addr = running.listen;
+        let path = format!("/clean?{tag}");
+        let g = send(
+            addr,
+            Request::get(path.as_str())
+                .header("x-request-id", "order-42_a.b")
+                .header("connection", "x-hop-secret")
+                .header("x-hop-secret", "1")
+                .header("keep-alive", "timeout=5")
+                .header("x-forwarded-for", "10.1.2.3")
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(g.status, 200, "{tag}");
+        assert_eq!(g.headers["x-request-id"], "order-42_a.b", "{tag}");
+        let r = up.last(&path).unwrap();
+        assert_eq!(r.headers["x-request-id"], "order-42_a.b", "{tag}");
+        assert!(r.headers.get("x-hop-secret").is_none(), "{tag}");
+        assert!(r.headers.get("keep-alive").is_none(), "{tag}");
+        assert_eq!(r.headers["x-forwarded-for"], "10.1.2.3, 127.0.0.1", "{tag}");
+        assert_eq!(r.headers["x-forwarded-proto"], "http", "{tag}");
+        assert_eq!(
+            r.headers["x-forwarded-host"],
+            addr.to_string().as_str(),
+            "{tag}"
+        );
+
+        // No id, one too long, one with a byte outside the token: a new id,
+        // the same to the upstream and back.
+        for (case, sent) in [
+            ("none", None),
+            ("long", Some("a".repeat(65))),
+            ("semicolon", Some("x;y".to_string())),
+        ] {
+            let path = format!("/clean?{tag}-{case}");
+            let mut req = Request::get(path.as_str());
+            if let Some(id) = &sent {
+                req = req.header("x-request-id", id.as_str());
+            }
+            let g = send(addr, req.body(Full::new(Bytes::new())).unwrap()).await;
+            assert_eq!(g.status, 200, "{tag} {case}");
+            let back = g.headers["x-request-id"].to_str().unwrap().to_string();
+            assert_eq!(back.len(), 32, "{tag} {case}: {back}");
+            assert!(back.bytes().all(|b| b.is_ascii_hexdigit()), "{tag} {case}");
+            assert_eq!(
+                up.last(&path).unwrap().headers["x-request-id"],
+                back.as_str()
+            );
+        }
+        running.shutdown().await;
+    }
+}

@@ -136,6 +136,15 @@ pub fn strip_hop(h: &mut HeaderMap) {
     }
 }
 
+/// The upstream's answer headers as the client gets them: no hop-by-hop
+/// headers, and the request's id, with inspection on or off.
+fn answer_headers(h: &mut HeaderMap, ctx: &Ctx) {
+    strip_hop(h);
+    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+        h.insert("x-request-id", v);
+    }
+}
+
 /// A header's value as text; empty when absent or not visible ASCII.
 fn header_str(h: &HeaderMap, name: HeaderName) -> &str {
     h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
@@ -441,7 +450,7 @@ async fn send_upstream(
     };
     if !inspect {
         let (mut parts, body) = resp.into_parts();
-        strip_hop(&mut parts.headers);
+        answer_headers(&mut parts.headers, ctx);
         uninspected(st, Flow::Response, "inspection_off", Uninspected::FailOpen);
         return Response::from_parts(parts, incoming(body));
     }
@@ -630,10 +639,7 @@ async fn respond(
     route: &super::config::Route,
 ) -> Response<ProxyBody> {
     let (mut parts, body) = resp.into_parts();
-    strip_hop(&mut parts.headers);
-    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
-        parts.headers.insert("x-request-id", v);
-    }
+    answer_headers(&mut parts.headers, ctx);
     let status = parts.status.as_u16();
     if ctx.method == "HEAD" || status < 200 || status == 204 || status == 304 {
         // No body.
