@@ -383,8 +383,8 @@ pub(crate) fn is_plain_separator(b: u8) -> bool {
 ///   it in the buffer: these end the island unless it has exactly four
 ///   digits (a passport series before a JSON field jump or a connector
 ///   word); the same when `j - i` is at most 6 and the bytes from `i + 3`
-///   to `j` are separators, so that the run holds at most three digits
-///   (`кабинет № 138. Приём`);
+///   up to `j` are all separators, so that the run holds at most three
+///   digits (`кабинет № 138. Приём`);
 /// - and the byte before `i` is no capital (an ICD-10 code keeps its bit).
 ///
 /// A letter right after a digit ends the island too (glued to it, it joins
