@@ -859,16 +859,19 @@ mod x86 {
             let hard_3 = or_and(hard_1, runs_2, ahead!(hard_1, hard_1n, 2, 62));
             let hard_3n = or_and(hard_1n, runs_2n, _mm512_srli_epi64::<2>(hard_1n));
             let hard_7 = or_and(hard_3, runs_4, ahead!(hard_3, hard_3n, 4, 60));
-            let soft_1 = or_and(self.soft, runs_1, ahead!(self.soft, soft_n, 1, 63));
-            let soft_1n = or_and(soft_n, run_n, _mm512_srli_epi64::<1>(soft_n));
+            // The soft ends one byte on, read by both soft steps below.
+            let soft_on = ahead!(self.soft, soft_n, 1, 63);
+            let soft_on_n = _mm512_srli_epi64::<1>(soft_n);
+            let soft_1 = or_and(self.soft, runs_1, soft_on);
+            let soft_1n = or_and(soft_n, run_n, soft_on_n);
             let soft_3 = or_and(soft_1, runs_2, ahead!(soft_1, soft_1n, 2, 62));
             // A soft end at most three bytes on over separators alone
             // (`seps_3`), three bytes after the digit: six in all, with
             // no digit but in the first three.
             let sep_n = _mm512_alignr_epi64::<1>(next.sep, self.sep);
             let runs_3 = _mm512_and_si512(runs_2, ahead!(runs_1, run_n, 2, 62));
-            let seps_1 = or_and(self.soft, self.sep, ahead!(self.soft, soft_n, 1, 63));
-            let seps_1n = or_and(soft_n, sep_n, _mm512_srli_epi64::<1>(soft_n));
+            let seps_1 = or_and(self.soft, self.sep, soft_on);
+            let seps_1n = or_and(soft_n, sep_n, soft_on_n);
             let two_seps = _mm512_and_si512(self.sep, ahead!(self.sep, sep_n, 1, 63));
             let two_seps_n = _mm512_and_si512(sep_n, _mm512_srli_epi64::<1>(sep_n));
             let seps_3 = or_and(seps_1, two_seps, ahead!(seps_1, seps_1n, 2, 62));
@@ -1251,13 +1254,16 @@ mod x86 {
             let hard_3 = or_and4(hard_1, runs_2, ahead4!(hard_1, hard_1n, 2, 62));
             let hard_3n = or_and4(hard_1n, runs_2n, _mm256_srli_epi64::<2>(hard_1n));
             let hard_7 = or_and4(hard_3, runs_4, ahead4!(hard_3, hard_3n, 4, 60));
-            let soft_1 = or_and4(self.soft, runs_1, ahead4!(self.soft, soft_n, 1, 63));
-            let soft_1n = or_and4(soft_n, run_n, _mm256_srli_epi64::<1>(soft_n));
+            // The soft ends one byte on, read by both soft steps below.
+            let soft_on = ahead4!(self.soft, soft_n, 1, 63);
+            let soft_on_n = _mm256_srli_epi64::<1>(soft_n);
+            let soft_1 = or_and4(self.soft, runs_1, soft_on);
+            let soft_1n = or_and4(soft_n, run_n, soft_on_n);
             let soft_3 = or_and4(soft_1, runs_2, ahead4!(soft_1, soft_1n, 2, 62));
             let sep_n = lanes_after(self.sep, next.sep);
             let runs_3 = _mm256_and_si256(runs_2, ahead4!(runs_1, run_n, 2, 62));
-            let seps_1 = or_and4(self.soft, self.sep, ahead4!(self.soft, soft_n, 1, 63));
-            let seps_1n = or_and4(soft_n, sep_n, _mm256_srli_epi64::<1>(soft_n));
+            let seps_1 = or_and4(self.soft, self.sep, soft_on);
+            let seps_1n = or_and4(soft_n, sep_n, soft_on_n);
             let two_seps = _mm256_and_si256(self.sep, ahead4!(self.sep, sep_n, 1, 63));
             let two_seps_n = _mm256_and_si256(sep_n, _mm256_srli_epi64::<1>(sep_n));
             let seps_3 = or_and4(seps_1, two_seps, ahead4!(seps_1, seps_1n, 2, 62));
