@@ -22,10 +22,13 @@
 //! island there at once, most of a web page's digits. That kernel takes
 //! about 3–5.5 µs per 60 KB page with AVX-512BW and 8.5–9 µs with AVX2
 //! (which has no mask registers), and saves the loop more visits than that
-//! costs. Where the CPU also has AVX-512VBMI (Ice Lake and later, Zen 4),
-//! each byte is classified by one lookup of a 256-entry table
-//! (`vpermi2b`) instead of a dozen compares: 3.5 µs against 5.3 µs on an
-//! Intel Xeon that has both. The kernels are held to the bytewise
+//! costs. Where the CPU also has AVX-512VBMI, VBMI2 and GFNI (Ice Lake and
+//! later, Zen 4), each byte is classified by one lookup of a 256-entry
+//! table (`vpermi2b`) instead of a dozen compares, the classes reach the
+//! short-run step by an affine transform and a permutation instead of
+//! mask registers, and that step joins neighbouring bits in one
+//! instruction (`vpshrdq`): 3.0 µs against 5.3 µs on an Intel Xeon that
+//! has both. The kernels are held to the bytewise
 //! definition, the definition to the scan's quick walk, and the scan with
 //! short runs left out to the scan without.
 //!
@@ -128,9 +131,9 @@ enum Isa {
     /// AVX-512BW, 64 bytes per step.
     #[cfg(target_arch = "x86_64")]
     Avx512,
-    /// AVX-512BW with AVX-512VBMI (Ice Lake and later, Zen 4), 64 bytes
-    /// per step, each byte classified by one table lookup of all 256
-    /// values.
+    /// AVX-512BW with AVX-512VBMI, VBMI2 and GFNI (Ice Lake and later,
+    /// Zen 4), 64 bytes per step, each byte classified by one table lookup
+    /// of all 256 values.
     #[cfg(target_arch = "x86_64")]
     Avx512Vbmi,
 }
@@ -149,6 +152,8 @@ impl Isa {
             Isa::Avx512Vbmi => {
                 std::arch::is_x86_feature_detected!("avx512bw")
                     && std::arch::is_x86_feature_detected!("avx512vbmi")
+                    && std::arch::is_x86_feature_detected!("avx512vbmi2")
+                    && std::arch::is_x86_feature_detected!("gfni")
             }
         }
     }
@@ -237,7 +242,8 @@ impl Kernel {
         #[cfg(target_arch = "x86_64")]
         match (self.isa, self.short_runs) {
             // SAFETY: a kernel of AVX-512VBMI is only made after
-            // `runs_here` found AVX-512BW and AVX-512VBMI on this CPU.
+            // `runs_here` found AVX-512BW, AVX-512VBMI, AVX-512VBMI2 and
+            // GFNI on this CPU.
             (Isa::Avx512Vbmi, true) => {
                 return unsafe { x86::avx512vbmi_short_runs(bytes, before, words) };
             }
@@ -797,91 +803,135 @@ mod x86 {
         _mm512_ternarylogic_epi64::<F>(p.a, p.b, p.c)
     }
 
-    impl Planes {
-        /// [`Ends`] of these blocks, `before` being the eight blocks
-        /// before them (lane 7 is the block right before lane 0). As in
-        /// [`Planes4::ends`], the byte before a run's end is in the run, so
-        /// only whether it is a digit is asked of it.
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        fn ends(self, before: Planes) -> Ends {
-            // Each byte's bit moved to the byte after it.
-            let shift = |cur: __m512i, prev: __m512i| {
-                let last = _mm512_srli_epi64::<63>(_mm512_alignr_epi64::<7>(cur, prev));
-                _mm512_or_si512(_mm512_slli_epi64::<1>(cur), last)
-            };
-            // a & b & c, and !a & b & c.
-            let digit = logic::<0x80>(self);
-            let upper = logic::<0x08>(self);
-            let digit_before = shift(digit, logic::<0x80>(before));
-            let upper_before = shift(upper, logic::<0x08>(before));
-            // a & !b & c.
-            let quote = logic::<0x20>(self);
-            Ends {
-                // a & b.
-                run: logic::<0xC0>(self),
-                // a & !b & !c, or a quote after no digit.
-                hard: _mm512_ternarylogic_epi64::<0xF4>(logic::<0x10>(self), quote, digit_before),
-                // !a & b, or a quote.
-                soft: logic::<0x2C>(self),
-                // a & b & !c.
-                sep: logic::<0x40>(self),
-                digit: _mm512_andnot_si512(upper_before, digit),
+    /// [`Planes::ends`] and [`Ends::short_runs`], written once for two
+    /// instruction sets: with AVX-512F alone, a lane's bits and the next
+    /// lane's are shifted and joined in three steps (`ahead!`, `after!`);
+    /// with AVX-512VBMI2 in one (`vpshrdq`, `vpshldq`).
+    macro_rules! short_run_steps {
+        ($feature:literal, $ends:ident, $short_runs:ident, $ahead:ident, $after:ident) => {
+            impl Planes {
+                /// [`Ends`] of these blocks, `before` being the eight blocks
+                /// before them (lane 7 is the block right before lane 0). As in
+                /// [`Planes4::ends`], the byte before a run's end is in the run, so
+                /// only whether it is a digit is asked of it.
+                #[inline]
+                #[target_feature(enable = $feature)]
+                fn $ends(self, before: Planes) -> Ends {
+                    // Each byte's bit moved to the byte after it.
+                    let shift = |cur: __m512i, prev: __m512i| {
+                        $after!(cur, _mm512_alignr_epi64::<7>(cur, prev))
+                    };
+                    // a & b & c, and !a & b & c.
+                    let digit = logic::<0x80>(self);
+                    let upper = logic::<0x08>(self);
+                    let digit_before = shift(digit, logic::<0x80>(before));
+                    let upper_before = shift(upper, logic::<0x08>(before));
+                    // a & !b & c.
+                    let quote = logic::<0x20>(self);
+                    Ends {
+                        // a & b.
+                        run: logic::<0xC0>(self),
+                        // a & !b & !c, or a quote after no digit.
+                        hard: _mm512_ternarylogic_epi64::<0xF4>(
+                            logic::<0x10>(self),
+                            quote,
+                            digit_before,
+                        ),
+                        // !a & b, or a quote.
+                        soft: logic::<0x2C>(self),
+                        // a & b & !c.
+                        sep: logic::<0x40>(self),
+                        digit: _mm512_andnot_si512(upper_before, digit),
+                    }
+                }
             }
-        }
+
+            impl Ends {
+                /// The digits of these eight blocks that start a short run,
+                /// `next` being the eight blocks after them (all clear past the
+                /// end of the input).
+                ///
+                /// Reach by doubling: after the step of shift `s`, a bit is set
+                /// where an end lies at most `r` bytes ahead over digits and
+                /// separators only, `r` going 0, 1, 3, 7; `runs_k`: the next `k`
+                /// bytes are all digits and separators. Every bit reads at most
+                /// seven bits ahead, so the `…n` values, which stand for the block
+                /// after each one and lack the block after that, are exact in the
+                /// low bits that are read.
+                #[inline]
+                #[target_feature(enable = $feature)]
+                fn $short_runs(self, next: Ends) -> __m512i {
+                    // Lane `j`: the block after lane `j`.
+                    let run_n = _mm512_alignr_epi64::<1>(next.run, self.run);
+                    let hard_n = _mm512_alignr_epi64::<1>(next.hard, self.hard);
+                    let soft_n = _mm512_alignr_epi64::<1>(next.soft, self.soft);
+                    let runs_1 = self.run;
+                    let runs_2 = _mm512_and_si512(runs_1, $ahead!(runs_1, run_n, 1, 63));
+                    let runs_2n = _mm512_and_si512(run_n, _mm512_srli_epi64::<1>(run_n));
+                    let runs_4 = _mm512_and_si512(runs_2, $ahead!(runs_2, runs_2n, 2, 62));
+                    let hard_1 = or_and(self.hard, runs_1, $ahead!(self.hard, hard_n, 1, 63));
+                    let hard_1n = or_and(hard_n, run_n, _mm512_srli_epi64::<1>(hard_n));
+                    let hard_3 = or_and(hard_1, runs_2, $ahead!(hard_1, hard_1n, 2, 62));
+                    let hard_3n = or_and(hard_1n, runs_2n, _mm512_srli_epi64::<2>(hard_1n));
+                    let hard_7 = or_and(hard_3, runs_4, $ahead!(hard_3, hard_3n, 4, 60));
+                    // The soft ends one byte on, read by both soft steps below.
+                    let soft_on = $ahead!(self.soft, soft_n, 1, 63);
+                    let soft_on_n = _mm512_srli_epi64::<1>(soft_n);
+                    let soft_1 = or_and(self.soft, runs_1, soft_on);
+                    let soft_1n = or_and(soft_n, run_n, soft_on_n);
+                    let soft_3 = or_and(soft_1, runs_2, $ahead!(soft_1, soft_1n, 2, 62));
+                    // A soft end at most three bytes on over separators alone
+                    // (`seps_3`), three bytes after the digit: six in all, with
+                    // no digit but in the first three.
+                    let sep_n = _mm512_alignr_epi64::<1>(next.sep, self.sep);
+                    let runs_3 = _mm512_and_si512(runs_2, $ahead!(runs_1, run_n, 2, 62));
+                    let seps_1 = or_and(self.soft, self.sep, soft_on);
+                    let seps_1n = or_and(soft_n, sep_n, soft_on_n);
+                    let two_seps = _mm512_and_si512(self.sep, $ahead!(self.sep, sep_n, 1, 63));
+                    let two_seps_n = _mm512_and_si512(sep_n, _mm512_srli_epi64::<1>(sep_n));
+                    let seps_3 = or_and(seps_1, two_seps, $ahead!(seps_1, seps_1n, 2, 62));
+                    let seps_3n = or_and(seps_1n, two_seps_n, _mm512_srli_epi64::<2>(seps_1n));
+                    let soft_6 = _mm512_and_si512(runs_3, $ahead!(seps_3, seps_3n, 3, 61));
+                    // hard_7 | soft_3 | soft_6.
+                    let ends = _mm512_ternarylogic_epi64::<0xFE>(hard_7, soft_3, soft_6);
+                    _mm512_and_si512(self.digit, ends)
+                }
+            }
+        };
     }
 
-    impl Ends {
-        /// The digits of these eight blocks that start a short run,
-        /// `next` being the eight blocks after them (all clear past the
-        /// end of the input).
-        ///
-        /// Reach by doubling: after the step of shift `s`, a bit is set
-        /// where an end lies at most `r` bytes ahead over digits and
-        /// separators only, `r` going 0, 1, 3, 7; `runs_k`: the next `k`
-        /// bytes are all digits and separators. Every bit reads at most
-        /// seven bits ahead, so the `…n` values, which stand for the block
-        /// after each one and lack the block after that, are exact in the
-        /// low bits that are read.
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        fn short_runs(self, next: Ends) -> __m512i {
-            // Lane `j`: the block after lane `j`.
-            let run_n = _mm512_alignr_epi64::<1>(next.run, self.run);
-            let hard_n = _mm512_alignr_epi64::<1>(next.hard, self.hard);
-            let soft_n = _mm512_alignr_epi64::<1>(next.soft, self.soft);
-            let runs_1 = self.run;
-            let runs_2 = _mm512_and_si512(runs_1, ahead!(runs_1, run_n, 1, 63));
-            let runs_2n = _mm512_and_si512(run_n, _mm512_srli_epi64::<1>(run_n));
-            let runs_4 = _mm512_and_si512(runs_2, ahead!(runs_2, runs_2n, 2, 62));
-            let hard_1 = or_and(self.hard, runs_1, ahead!(self.hard, hard_n, 1, 63));
-            let hard_1n = or_and(hard_n, run_n, _mm512_srli_epi64::<1>(hard_n));
-            let hard_3 = or_and(hard_1, runs_2, ahead!(hard_1, hard_1n, 2, 62));
-            let hard_3n = or_and(hard_1n, runs_2n, _mm512_srli_epi64::<2>(hard_1n));
-            let hard_7 = or_and(hard_3, runs_4, ahead!(hard_3, hard_3n, 4, 60));
-            // The soft ends one byte on, read by both soft steps below.
-            let soft_on = ahead!(self.soft, soft_n, 1, 63);
-            let soft_on_n = _mm512_srli_epi64::<1>(soft_n);
-            let soft_1 = or_and(self.soft, runs_1, soft_on);
-            let soft_1n = or_and(soft_n, run_n, soft_on_n);
-            let soft_3 = or_and(soft_1, runs_2, ahead!(soft_1, soft_1n, 2, 62));
-            // A soft end at most three bytes on over separators alone
-            // (`seps_3`), three bytes after the digit: six in all, with
-            // no digit but in the first three.
-            let sep_n = _mm512_alignr_epi64::<1>(next.sep, self.sep);
-            let runs_3 = _mm512_and_si512(runs_2, ahead!(runs_1, run_n, 2, 62));
-            let seps_1 = or_and(self.soft, self.sep, soft_on);
-            let seps_1n = or_and(soft_n, sep_n, soft_on_n);
-            let two_seps = _mm512_and_si512(self.sep, ahead!(self.sep, sep_n, 1, 63));
-            let two_seps_n = _mm512_and_si512(sep_n, _mm512_srli_epi64::<1>(sep_n));
-            let seps_3 = or_and(seps_1, two_seps, ahead!(seps_1, seps_1n, 2, 62));
-            let seps_3n = or_and(seps_1n, two_seps_n, _mm512_srli_epi64::<2>(seps_1n));
-            let soft_6 = _mm512_and_si512(runs_3, ahead!(seps_3, seps_3n, 3, 61));
-            // hard_7 | soft_3 | soft_6.
-            let ends = _mm512_ternarylogic_epi64::<0xFE>(hard_7, soft_3, soft_6);
-            _mm512_and_si512(self.digit, ends)
-        }
+    /// Each lane's bits moved one bit up, the top bit of the lane before
+    /// it in `$before` coming in.
+    macro_rules! after {
+        ($a:expr, $before:expr) => {
+            _mm512_or_si512(_mm512_slli_epi64::<1>($a), _mm512_srli_epi64::<63>($before))
+        };
+    }
 
+    /// [`ahead!`] in one instruction (AVX-512VBMI2).
+    macro_rules! ahead_vbmi2 {
+        ($a:expr, $next:expr, $k:literal, $rest:literal) => {
+            _mm512_shrdi_epi64::<$k>($a, $next)
+        };
+    }
+
+    /// [`after!`] in one instruction (AVX-512VBMI2).
+    macro_rules! after_vbmi2 {
+        ($a:expr, $before:expr) => {
+            _mm512_shldi_epi64::<1>($a, $before)
+        };
+    }
+
+    short_run_steps!("avx512f", ends, short_runs, ahead, after);
+    short_run_steps!(
+        "avx512f,avx512vbmi2",
+        ends_vbmi2,
+        short_runs_vbmi2,
+        ahead_vbmi2,
+        after_vbmi2
+    );
+
+    impl Ends {
         /// Clears the bits of [`Ends::short_runs`] in the first eight
         /// words of `words` (fewer at the end of the input).
         #[inline]
@@ -902,6 +952,27 @@ mod x86 {
             unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().cast(), left_out) };
             for (word, out) in words.iter_mut().zip(lanes) {
                 *word &= !out;
+            }
+        }
+    }
+
+    impl Ends {
+        /// Writes `triggers` less the bits of [`Ends::short_runs`] into the
+        /// first eight words of `words` (fewer at the end of the input).
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512vbmi2")]
+        fn write_short_runs(self, next: Ends, triggers: __m512i, words: &mut [u64]) {
+            let kept = _mm512_andnot_si512(self.short_runs_vbmi2(next), triggers);
+            if let Some(eight) = words.get_mut(..8) {
+                // SAFETY: `eight` has room for 64 bytes.
+                unsafe { _mm512_storeu_si512(eight.as_mut_ptr().cast(), kept) };
+                return;
+            }
+            let mut lanes = [0u64; 8];
+            // SAFETY: `lanes` has room for 64 bytes.
+            unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().cast(), kept) };
+            for (word, lane) in words.iter_mut().zip(lanes) {
+                *word = lane;
             }
         }
     }
@@ -1125,42 +1196,138 @@ mod x86 {
         }
     }
 
-    /// [`avx512_short_runs`] with AVX-512VBMI: each block's three planes
-    /// come from one lookup of [`BYTE_PLANES`] and three mask reads, where
-    /// the nibble lookups take a dozen compares (each a uop of the one
-    /// port that writes mask registers on Intel cores), and its trigger
-    /// bits from the planes (`c`, and `a == b`).
-    #[target_feature(enable = "avx512bw,avx512vbmi")]
+    /// [`avx512_short_runs`] with AVX-512VBMI and GFNI: each block's three
+    /// planes come from one lookup of [`BYTE_PLANES`], and go to the
+    /// short-run step without a mask register: one affine transform per
+    /// block turns its bytes' plane bits into bit rows (`vgf2p8affineqb`
+    /// with the bytes as the matrix transposes each eight bytes' bits), and
+    /// one permutation gathers each plane's rows into a 64-bit word. Eight
+    /// blocks' words are stored and loaded back as one register per plane
+    /// (their bits then put back in byte order, one affine transform per
+    /// plane), and the trigger bits of all eight come from the planes at
+    /// once (`c`, and `a == b`). Against three mask reads and three moves
+    /// out of mask registers per block, on the two ports that run 512-bit
+    /// work on Intel cores.
+    #[target_feature(enable = "avx512bw,avx512vbmi,avx512vbmi2,gfni")]
     pub(super) fn avx512vbmi_short_runs(bytes: &[u8], before: Option<u8>, words: &mut [u64]) {
         let table = ByteTable::load(&BYTE_PLANES);
-        let block = |at: usize, valid: u64, before_last: u64, masks: &mut [[u64; 8]; 3], k| {
+        // Byte `t` of every word is bit `t` alone: with a block's bytes as
+        // the matrix, byte `t` of each eight comes out as their bits `t`,
+        // the eighth byte's bit first.
+        let rows = _mm512_set1_epi64(0x8040_2010_0804_0201u64 as i64);
+        // Word `p` of the result: row `ROW[p]` of each of the eight words,
+        // in order.
+        const ROW: [u8; 4] = [7, 0, 1, 7];
+        let gather = {
+            let mut idx = [0u8; 64];
+            for (i, x) in idx.iter_mut().enumerate() {
+                *x = (8 * (i % 8) + ROW[(i / 8) % 4] as usize) as u8;
+            }
+            // SAFETY: `idx` holds 64 readable bytes.
+            unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+        };
+        // The same matrix reverses the bits of each byte.
+        let reverse = |x: __m512i| _mm512_gf2p8affine_epi64_epi8::<0>(x, rows);
+        // A block's planes `a`, `b`, `c` and a spare word, 32 bytes.
+        let block = |at: usize, valid: u64, before_last: u64| -> __m256i {
             // SAFETY: `valid` covers bytes of the slice only; masked-out
             // bytes are not read.
             let v = unsafe { _mm512_maskz_loadu_epi8(valid, bytes.as_ptr().add(at).cast()) };
-            let planes = table.get(v);
-            let is = |bit: u8| _mm512_test_epi8_mask(planes, _mm512_set1_epi8(bit as i8));
-            // The zero bytes the masked load leaves past the end are plain
-            // ASCII (`a` alone): out of every plane.
-            let a = _mm512_movepi8_mask(planes) & valid;
-            let mut b = is(PLANE_B);
-            let c = is(PLANE_C);
+            // The bytes past the end are in no plane.
+            let [t0, t1, t2, t3] = table.0;
+            let ascii = _mm512_maskz_permutex2var_epi8(valid, t0, v, t1);
+            let high = _mm512_permutex2var_epi8(t2, v, t3);
+            let mut planes = _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), ascii, high);
             // A Cyrillic lead byte that ends the input ends no run: out of
             // plane `b`, where its kind has it.
             let last = valid & !before_last;
             if last != 0 {
-                b &= !_mm512_mask_cmple_epu8_mask(
+                let cyrillic = _mm512_mask_cmple_epu8_mask(
                     last,
                     _mm512_sub_epi8(v, _mm512_set1_epi8(0xD0u8 as i8)),
                     _mm512_set1_epi8(1),
                 );
+                let without_b = _mm512_andnot_si512(_mm512_set1_epi8(PLANE_B as i8), planes);
+                planes = _mm512_mask_mov_epi8(planes, cyrillic, without_b);
             }
-            masks[0][k] = a;
-            masks[1][k] = b;
-            masks[2][k] = c;
-            // The triggers: `c`, and `a == b`.
-            c & !(a ^ b)
+            let t = _mm512_gf2p8affine_epi64_epi8::<0>(rows, planes);
+            _mm512_castsi512_si256(_mm512_permutexvar_epi8(gather, t))
         };
-        short_runs_over_blocks!(bytes, before, words, block);
+        let zero = _mm512_setzero_si512();
+        let none = Planes {
+            a: zero,
+            b: zero,
+            c: zero,
+        };
+        // Before the first block: a capital before the first digit.
+        let capital = if before.is_some_and(|b| b.is_ascii_uppercase()) {
+            _mm512_set1_epi64(i64::MIN)
+        } else {
+            zero
+        };
+        let mut prev = Planes {
+            b: capital,
+            c: capital,
+            ..none
+        };
+        // The eight words waiting for the blocks after them, with their
+        // trigger bits.
+        let mut waiting: Option<(usize, Ends, __m512i)> = None;
+        // Two segments of eight blocks' words: a segment's are loaded one
+        // segment after they were written, when the stores have left the
+        // store buffer (a load of two stores still in it cannot be
+        // forwarded, and stalls).
+        let mut stored = [[[0u64; 4]; 8]; 2];
+        let idx_ab = _mm512_setr_epi64(0, 4, 8, 12, 1, 5, 9, 13);
+        let idx_cd = _mm512_setr_epi64(2, 6, 10, 14, 3, 7, 11, 15);
+        let segments = words.len().div_ceil(8);
+        for s in 0..=segments {
+            if s < segments {
+                let m = &mut stored[s % 2];
+                let w = s * 8;
+                if words.len() - w < 8 {
+                    *m = [[0; 4]; 8];
+                }
+                for (k, slot) in m.iter_mut().enumerate().take(words.len() - w) {
+                    let at = (w + k) * 64;
+                    let planes = if at + 64 < bytes.len() {
+                        block(at, u64::MAX, u64::MAX)
+                    } else {
+                        let valid = u64::MAX >> (64 - (bytes.len() - at));
+                        block(at, valid, valid >> 1)
+                    };
+                    // SAFETY: `slot` has room for 32 bytes.
+                    unsafe { _mm256_storeu_si256(slot.as_mut_ptr().cast(), planes) };
+                }
+            }
+            if s > 0 {
+                let m = &stored[(s - 1) % 2];
+                // SAFETY: each pair of slots holds 64 readable bytes.
+                let z: [__m512i; 4] = std::array::from_fn(|i| unsafe {
+                    _mm512_loadu_si512(m[2 * i].as_ptr().cast())
+                });
+                let ab_lo = _mm512_permutex2var_epi64(z[0], idx_ab, z[1]);
+                let ab_hi = _mm512_permutex2var_epi64(z[2], idx_ab, z[3]);
+                let cd_lo = _mm512_permutex2var_epi64(z[0], idx_cd, z[1]);
+                let cd_hi = _mm512_permutex2var_epi64(z[2], idx_cd, z[3]);
+                let c = Planes {
+                    a: reverse(_mm512_shuffle_i64x2::<0x44>(ab_lo, ab_hi)),
+                    b: reverse(_mm512_shuffle_i64x2::<0xEE>(ab_lo, ab_hi)),
+                    c: reverse(_mm512_shuffle_i64x2::<0x44>(cd_lo, cd_hi)),
+                };
+                // The triggers: `c`, and `a == b`.
+                let triggers = logic::<0x82>(c);
+                let ends = c.ends_vbmi2(prev);
+                if let Some((at, before, t)) = waiting {
+                    before.write_short_runs(ends, t, &mut words[at..]);
+                }
+                waiting = Some(((s - 1) * 8, ends, triggers));
+                prev = c;
+            }
+        }
+        if let Some((at, before, t)) = waiting {
+            before.write_short_runs(none.ends_vbmi2(prev), t, &mut words[at..]);
+        }
     }
 
     /// [`super::PairTables::candidates`] in one step: both bytes of every
