@@ -418,6 +418,72 @@ fn findings_straddle_trigger_windows() {
     }
 }
 
+/// Table columns give context across the scan's 8 KiB trigger windows,
+/// where the kernel of AVX-512VBMI tells the table tracker where `<table`
+/// tags start: tables whose tag stands at every place around a window's
+/// end (before it, on it, after an island that runs past it) give the
+/// findings they give far from it, shifted, with every kernel, whole and
+/// streamed. A date counts in a column headed «Дата рождения» alone, a
+/// policy number in one headed «Полис ОМС»; a date after the table does
+/// not.
+#[test]
+fn table_columns_across_trigger_windows() {
+    let text = "<TABLE class=\"list\"><tr><th>Дата рождения</th><th>Полис ОМС</th></tr>\
+                <tr><td>нет</td><td>"
+        .to_string()
+        + &"данные пациента скрыты ".repeat(12)
+        + "</td></tr><tr><td>12.05.1980</td><td>6011096017222623</td></tr></table>\
+           <p>обновлено 13.06.2021</p>\
+           <table><tr><th>Примечание</th></tr><tr><td>14.07.1975</td></tr></table> x";
+    let filler = |n: usize, island: bool| {
+        let mut f: String = "lorem ipsum dolor sit amet\n".repeat(n / 27 + 1)[..n - 1].to_string();
+        if island && n > 40 {
+            // An island of digits that runs past where it stands.
+            f.replace_range(n - 40..n - 18, "id 12345678901234567890");
+        }
+        f.push('\n');
+        f
+    };
+    let shifted = |found: Vec<Finding>, by: usize| -> Vec<(u64, u64, String)> {
+        found
+            .into_iter()
+            .map(|f| {
+                (
+                    f.start - by as u64,
+                    f.end - by as u64,
+                    f.category.as_str().to_string(),
+                )
+            })
+            .collect()
+    };
+    let far = filler(1000, false);
+    let input = format!("{far}{text}");
+    let reference = shifted(engine().scan(input.as_bytes()), far.len());
+    let cats: Vec<&str> = reference.iter().map(|(_, _, c)| c.as_str()).collect();
+    assert_eq!(cats, ["birth_date", "oms"], "{reference:?}");
+    for kernel in Kernel::available() {
+        let e = engine().clone().with_kernel(kernel);
+        for island in [false, true] {
+            for k in (0..48).chain((48..text.len() + 8).step_by(7)) {
+                let pad = filler(8 * 1024 + 8 - k, island);
+                let input = format!("{pad}{text}");
+                let bytes = input.as_bytes();
+                assert_eq!(
+                    shifted(e.scan(bytes), pad.len()),
+                    reference,
+                    "{kernel:?} {k} {island}"
+                );
+                let cuts = [pad.len() / 2, pad.len() + 3, pad.len() + text.len() / 2];
+                assert_eq!(
+                    shifted(stream(&e, bytes, &cuts), pad.len()),
+                    reference,
+                    "{kernel:?} {k} {island} streamed"
+                );
+            }
+        }
+    }
+}
+
 /// Identifiers written in the other decimal digits the decoder reads
 /// (Arabic-Indic, Persian, Devanagari) are found where they start, plainly
 /// or percent-encoded, after a percent-encoded Cyrillic word (which the

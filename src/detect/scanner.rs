@@ -384,6 +384,24 @@ struct BuiltinState {
 /// wherever an island took the loop.
 const TRIGGER_WINDOW: usize = 8 * 1024;
 
+/// The trigger bits of the window from `pos`, and what the kernel found
+/// there of `<table` tags, for the table tracker.
+#[inline]
+fn fill(
+    triggers: &mut TriggerBits,
+    table: &mut TableTracker,
+    e: &Engine,
+    buf: &[u8],
+    base: u64,
+    pos: usize,
+) {
+    triggers.fill_to(buf, pos, pos.saturating_add(TRIGGER_WINDOW), e.kernel);
+    if let Some(found) = triggers.table_open(buf) {
+        let abs = |i: usize| base + i as u64;
+        table.learn(buf, base, abs(pos), found.map(abs).map_err(abs));
+    }
+}
+
 /// Per-scan working memory.
 #[derive(Default, Debug)]
 struct Work {
@@ -489,7 +507,7 @@ impl Passes {
         let mut triggers = std::mem::take(&mut self.work.triggers);
         // The trigger bits of a window at a time, walked while its bytes
         // are still in the first-level cache (the kernel has read them).
-        triggers.fill_to(buf, pos, pos.saturating_add(TRIGGER_WINDOW), e.kernel);
+        fill(&mut triggers, &mut self.builtin.table, e, buf, base, pos);
         loop {
             let Some(t) = triggers.next(pos) else {
                 let to = triggers.end();
@@ -501,7 +519,7 @@ impl Passes {
                     pos = len;
                     break;
                 }
-                triggers.fill_to(buf, pos, pos + TRIGGER_WINDOW, e.kernel);
+                fill(&mut triggers, &mut self.builtin.table, e, buf, base, pos);
                 continue;
             };
             if t > pos {

@@ -59,6 +59,10 @@ pub struct TriggerBits {
     start: usize,
     end: usize,
     words: Vec<u64>,
+    /// Where a `<table` may start, bit for bit like `words`, when the
+    /// kernel finds those too (`has_tables`).
+    tables: Vec<u64>,
+    has_tables: bool,
 }
 
 impl TriggerBits {
@@ -78,8 +82,33 @@ impl TriggerBits {
         // Every word is written below: no need to clear the old ones.
         let n = bytes.len().div_ceil(64);
         self.words.resize(n, 0);
+        self.tables.resize(n, 0);
         let before = from.checked_sub(1).map(|i| buf[i]);
-        kernel.run(bytes, before, &mut self.words[..n]);
+        self.has_tables = kernel.run(bytes, before, &mut self.words[..n], &mut self.tables[..n]);
+    }
+
+    /// What the kernel found of `<table` tags in the bytes of the bits
+    /// (`buf` being the buffer they were computed from), when it looks for
+    /// them: where the first one starts, or else how far none does (the
+    /// last five bytes are left out: a tag there may go on past the end).
+    pub fn table_open(&self, buf: &[u8]) -> Option<Result<usize, usize>> {
+        if !self.has_tables {
+            return None;
+        }
+        let reach = self.end.saturating_sub(5).max(self.start);
+        for (w, &word) in self.tables.iter().enumerate() {
+            let at = self.start + w * 64;
+            if at >= reach {
+                break;
+            }
+            if word != 0
+                && let Some(i) = first_table_open(buf, at, word)
+                && i < reach
+            {
+                return Some(Ok(i));
+            }
+        }
+        Some(Err(reach))
     }
 
     /// Where the bits end: the `end` they were computed to.
@@ -236,7 +265,9 @@ impl Kernel {
 
     /// Writes the bits of `bytes` into every word of `words` (`bytes.len()`
     /// rounded up to 64 bits). `before`: the byte before `bytes`, if any.
-    fn run(self, bytes: &[u8], before: Option<u8>, words: &mut [u64]) {
+    /// The kernel of AVX-512VBMI with short runs also writes the `<table`
+    /// candidates into `tables`, and says so.
+    fn run(self, bytes: &[u8], before: Option<u8>, words: &mut [u64], tables: &mut [u64]) -> bool {
         // Only kernels of AVX-512BW and AVX2 leave out short runs
         // (`Kernel::new`).
         #[cfg(target_arch = "x86_64")]
@@ -245,17 +276,24 @@ impl Kernel {
             // `runs_here` found AVX-512BW, AVX-512VBMI, AVX-512VBMI2 and
             // GFNI on this CPU.
             (Isa::Avx512Vbmi, true) => {
-                return unsafe { x86::avx512vbmi_short_runs(bytes, before, words) };
+                unsafe { x86::avx512vbmi_short_runs(bytes, before, words, tables) };
+                return true;
             }
             // SAFETY: a kernel of AVX-512BW is only made after `runs_here`
             // found AVX-512BW on this CPU.
-            (Isa::Avx512, true) => return unsafe { x86::avx512_short_runs(bytes, before, words) },
+            (Isa::Avx512, true) => {
+                unsafe { x86::avx512_short_runs(bytes, before, words) };
+                return false;
+            }
             // SAFETY: a kernel of AVX2 is only made after `runs_here` found
             // AVX2 on this CPU.
-            (Isa::Avx2, true) => return unsafe { x86::avx2_short_runs(bytes, before, words) },
+            (Isa::Avx2, true) => {
+                unsafe { x86::avx2_short_runs(bytes, before, words) };
+                return false;
+            }
             _ => {}
         }
-        let _ = before;
+        let _ = (before, tables);
         let (body, tail) = bytes.split_at(bytes.len() / 64 * 64);
         match self.isa {
             Isa::Portable => portable(body, words),
@@ -279,6 +317,7 @@ impl Kernel {
             }
             words[body.len() / 64] = last;
         }
+        false
     }
 }
 
@@ -963,17 +1002,7 @@ mod x86 {
         #[target_feature(enable = "avx512f,avx512vbmi2")]
         fn write_short_runs(self, next: Ends, triggers: __m512i, words: &mut [u64]) {
             let kept = _mm512_andnot_si512(self.short_runs_vbmi2(next), triggers);
-            if let Some(eight) = words.get_mut(..8) {
-                // SAFETY: `eight` has room for 64 bytes.
-                unsafe { _mm512_storeu_si512(eight.as_mut_ptr().cast(), kept) };
-                return;
-            }
-            let mut lanes = [0u64; 8];
-            // SAFETY: `lanes` has room for 64 bytes.
-            unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().cast(), kept) };
-            for (word, lane) in words.iter_mut().zip(lanes) {
-                *word = lane;
-            }
+            store_words(kept, words);
         }
     }
 
@@ -1142,7 +1171,11 @@ mod x86 {
             t[i] = if triggers {
                 (trigger as u8) << 7
             } else {
-                ((a as u8) << 7) | ((b as u8) * PLANE_B) | ((c as u8) * PLANE_C)
+                let tag = matches!(i as u8, b'<' | b'b' | b'B');
+                ((a as u8) << 7)
+                    | ((b as u8) * PLANE_B)
+                    | ((c as u8) * PLANE_C)
+                    | ((tag as u8) * PLANE_TAG)
             };
             i += 1;
         }
@@ -1153,6 +1186,9 @@ mod x86 {
     /// bits below.
     const PLANE_B: u8 = 1 << 0;
     const PLANE_C: u8 = 1 << 1;
+    /// Not a plane of [`Planes4`]'s kinds: `<`, `b` and `B`, the bytes of
+    /// a `<table` search (a `<` with a `b` three bytes on).
+    const PLANE_TAG: u8 = 1 << 2;
     const BYTE_PLANES: [u8; 256] = byte_table(false);
     const BYTE_TRIGGERS: [u8; 256] = byte_table(true);
 
@@ -1196,6 +1232,37 @@ mod x86 {
         }
     }
 
+    /// The `<table` candidates of eight blocks into the first eight words
+    /// of `words` (fewer at the end of the input): bytes of `tag` (`<`,
+    /// `b`, `B`) with another three bytes on, over into `next`, the eight
+    /// blocks after them. A `<` with a `b` three bytes on is always one;
+    /// the others are turned down by the comparison that follows.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512vbmi2")]
+    fn write_table_opens(tag: __m512i, next: __m512i, words: &mut [u64]) {
+        let tag_n = _mm512_alignr_epi64::<1>(next, tag);
+        let opens = _mm512_and_si512(tag, _mm512_shrdi_epi64::<3>(tag, tag_n));
+        store_words(opens, words);
+    }
+
+    /// Writes the eight lanes of `v` into the first eight words of `words`
+    /// (fewer at the end of the input).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn store_words(v: __m512i, words: &mut [u64]) {
+        if let Some(eight) = words.get_mut(..8) {
+            // SAFETY: `eight` has room for 64 bytes.
+            unsafe { _mm512_storeu_si512(eight.as_mut_ptr().cast(), v) };
+            return;
+        }
+        let mut lanes = [0u64; 8];
+        // SAFETY: `lanes` has room for 64 bytes.
+        unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().cast(), v) };
+        for (word, lane) in words.iter_mut().zip(lanes) {
+            *word = lane;
+        }
+    }
+
     /// [`avx512_short_runs`] with AVX-512VBMI and GFNI: each block's three
     /// planes come from one lookup of [`BYTE_PLANES`], and go to the
     /// short-run step without a mask register: one affine transform per
@@ -1208,8 +1275,18 @@ mod x86 {
     /// once (`c`, and `a == b`). Against three mask reads and three moves
     /// out of mask registers per block, on the two ports that run 512-bit
     /// work on Intel cores.
+    ///
+    /// It also writes into `tables` (as long as `words`) the places where
+    /// a `<table` may start: a `<` with a `b` or `B` three bytes on, the
+    /// candidates of [`super::find_table_open`]. Those whose `b` lies past
+    /// the end are missing.
     #[target_feature(enable = "avx512bw,avx512vbmi,avx512vbmi2,gfni")]
-    pub(super) fn avx512vbmi_short_runs(bytes: &[u8], before: Option<u8>, words: &mut [u64]) {
+    pub(super) fn avx512vbmi_short_runs(
+        bytes: &[u8],
+        before: Option<u8>,
+        words: &mut [u64],
+        tables: &mut [u64],
+    ) {
         let table = ByteTable::load(&BYTE_PLANES);
         // Byte `t` of every word is bit `t` alone: with a block's bytes as
         // the matrix, byte `t` of each eight comes out as their bits `t`,
@@ -1217,7 +1294,7 @@ mod x86 {
         let rows = _mm512_set1_epi64(0x8040_2010_0804_0201u64 as i64);
         // Word `p` of the result: row `ROW[p]` of each of the eight words,
         // in order.
-        const ROW: [u8; 4] = [7, 0, 1, 7];
+        const ROW: [u8; 4] = [7, 0, 1, 2];
         let gather = {
             let mut idx = [0u8; 64];
             for (i, x) in idx.iter_mut().enumerate() {
@@ -1228,7 +1305,7 @@ mod x86 {
         };
         // The same matrix reverses the bits of each byte.
         let reverse = |x: __m512i| _mm512_gf2p8affine_epi64_epi8::<0>(x, rows);
-        // A block's planes `a`, `b`, `c` and a spare word, 32 bytes.
+        // A block's planes `a`, `b`, `c` and its `<table` bytes, 32 bytes.
         let block = |at: usize, valid: u64, before_last: u64| -> __m256i {
             // SAFETY: `valid` covers bytes of the slice only; masked-out
             // bytes are not read.
@@ -1271,8 +1348,8 @@ mod x86 {
             ..none
         };
         // The eight words waiting for the blocks after them, with their
-        // trigger bits.
-        let mut waiting: Option<(usize, Ends, __m512i)> = None;
+        // trigger bits and `<table` bytes.
+        let mut waiting: Option<(usize, Ends, __m512i, __m512i)> = None;
         // Two segments of eight blocks' words: a segment's are loaded one
         // segment after they were written, when the stores have left the
         // store buffer (a load of two stores still in it cannot be
@@ -1315,18 +1392,21 @@ mod x86 {
                     b: reverse(_mm512_shuffle_i64x2::<0xEE>(ab_lo, ab_hi)),
                     c: reverse(_mm512_shuffle_i64x2::<0x44>(cd_lo, cd_hi)),
                 };
+                let tag = reverse(_mm512_shuffle_i64x2::<0xEE>(cd_lo, cd_hi));
                 // The triggers: `c`, and `a == b`.
                 let triggers = logic::<0x82>(c);
                 let ends = c.ends_vbmi2(prev);
-                if let Some((at, before, t)) = waiting {
+                if let Some((at, before, t, before_tag)) = waiting {
                     before.write_short_runs(ends, t, &mut words[at..]);
+                    write_table_opens(before_tag, tag, &mut tables[at..]);
                 }
-                waiting = Some(((s - 1) * 8, ends, triggers));
+                waiting = Some(((s - 1) * 8, ends, triggers, tag));
                 prev = c;
             }
         }
-        if let Some((at, before, t)) = waiting {
+        if let Some((at, before, t, before_tag)) = waiting {
             before.write_short_runs(none.ends_vbmi2(prev), t, &mut words[at..]);
+            write_table_opens(before_tag, zero, &mut tables[at..]);
         }
     }
 
@@ -1957,6 +2037,59 @@ mod tests {
                     // SAFETY: AVX-512BW was found on this CPU.
                     let avx512 = wide_on(unsafe { x86::table_open_avx512(hay) });
                     proptest::prop_assert_eq!(avx512, want, "{:?}", text);
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The `<table` tags a kernel finds with the trigger bits (the one
+        /// of AVX-512VBMI, where the CPU has it) are the ones
+        /// [`find_table_open`] finds, over windows that start and end
+        /// anywhere and span several of the kernel's 512-byte steps; the
+        /// last five bytes of a window are left out.
+        #[test]
+        fn table_opens_of_the_kernel_agree(
+            text in crate::detect::texts_of(vec![
+                "<table", "<TABLE", "<TaBlE", "<tab", "<label", "<", "b", "B", "<t",
+                "able", " ", "x", "<td>", "д", "<table>", "lorem ipsum dolor sit amet ",
+            ], 0..400),
+            start in 0usize..80,
+            cut in 0usize..80,
+        ) {
+            let bytes = text.as_bytes();
+            let start = start.min(bytes.len());
+            let end = bytes.len().saturating_sub(cut).max(start);
+            let reach = end.saturating_sub(5).max(start);
+            let want = (start..reach).find(|&i| table_open_at(bytes, i)).ok_or(reach);
+            for kernel in Kernel::available() {
+                let mut bits = TriggerBits::default();
+                bits.fill_to(bytes, start, end, kernel);
+                if let Some(found) = bits.table_open(bytes) {
+                    proptest::prop_assert_eq!(found, want, "{:?} {:?}", kernel, text);
+                }
+            }
+        }
+    }
+
+    /// A `<table` at every place around the ends of the kernel's blocks
+    /// and 512-byte steps is found where it starts, in any case.
+    #[test]
+    fn table_opens_across_kernel_steps() {
+        for tag in ["<table", "<TABLE", "<tAbLe"] {
+            for at in (40..90).chain(490..530).chain(1010..1030) {
+                let mut text = "lorem ipsum <b> dolor <tab sit amet\n"
+                    .repeat(40)
+                    .into_bytes();
+                text[at..at + 6].copy_from_slice(tag.as_bytes());
+                let want = (0..text.len()).find(|&i| table_open_at(&text, i));
+                assert!(want.is_some_and(|w| w <= at), "{tag} {at}");
+                for kernel in Kernel::available() {
+                    let mut bits = TriggerBits::default();
+                    bits.fill(&text, 0, kernel);
+                    if let Some(found) = bits.table_open(&text) {
+                        assert_eq!(found.ok(), want, "{kernel:?} {tag} {at}");
+                    }
                 }
             }
         }

@@ -8,6 +8,9 @@
 //!
 //! It reads only tags that start with `<t` or `</t`, found with `memchr`,
 //! and keeps a fixed amount of state, so it streams in bounded memory.
+//! Outside a table it jumps to the next `<table`: where the trigger kernel
+//! of AVX-512VBMI ran, it already knows where that is from the kernel's
+//! pass over the bytes ([`TableTracker::learn`]); else it searches ahead.
 
 use super::context::{Cue, KeywordIndex};
 
@@ -62,6 +65,37 @@ impl TableTracker {
         self.labels.get(col).copied().flatten().map(|c| (c, start))
     }
 
+    /// Takes what a search ahead found (the trigger kernel's, see
+    /// [`super::simd::TriggerBits::table_open`]): from absolute offset
+    /// `from`, no `<table` starts before `found`, the absolute offset of
+    /// the first one, or else before `reach`. Kept only outside a table and
+    /// where it joins what is known already, the bytes in between (an
+    /// island's end past the search before) being looked at here when
+    /// they are few; else the tracker searches for itself, as it would.
+    pub fn learn(&mut self, buf: &[u8], base: u64, from: u64, found: Result<u64, u64>) {
+        const MAX_GAP: u64 = 512;
+        if self.in_table {
+            return;
+        }
+        let known = self.no_table_before.max(self.pos);
+        if known < from {
+            if from - known > MAX_GAP || known < base || from - base + 5 > buf.len() as u64 {
+                return;
+            }
+            // A tag that starts before `from` may end after it.
+            let start = (known - base) as usize;
+            let end = ((from - base) as usize + 5).min(buf.len());
+            if let Some(i) = super::simd::find_table_open(&buf[start..end]) {
+                self.no_table_before = base + (start + i) as u64;
+                return;
+            }
+        }
+        let bound = match found {
+            Ok(at) | Err(at) => at,
+        };
+        self.no_table_before = self.no_table_before.max(bound);
+    }
+
     /// Reads the tags in `buf` from the tracker's position up to absolute
     /// offset `until`. `base` is the absolute offset of `buf[0]`.
     #[inline]
@@ -103,22 +137,28 @@ impl TableTracker {
                 if base + (to as u64) <= self.no_table_before {
                     break;
                 }
-                // Search once to the end of what is buffered, and remember
-                // how far there is none: islands come every few bytes.
-                match super::simd::find_table_open(&buf[next..]) {
+                // Search once to the end of what is buffered, from where
+                // none is known to start, and remember how far there is
+                // none: islands come every few bytes.
+                let known = (self.no_table_before.saturating_sub(base) as usize).clamp(next, to);
+                match super::simd::find_table_open(&buf[known..]) {
                     Some(i) => {
-                        self.no_table_before = base + (next + i) as u64;
-                        if next + i < to {
-                            next += i;
+                        self.no_table_before = base + (known + i) as u64;
+                        if known + i < to {
+                            next = known + i;
                         } else {
                             break;
                         }
                     }
                     None => {
                         // A `<table` may still start in the last five
-                        // bytes, once more of it arrives.
-                        self.no_table_before = base + buf.len().saturating_sub(5).max(next) as u64;
-                        break;
+                        // bytes, once more of it arrives: the tracker
+                        // stays before them, so that they are kept and
+                        // looked at again.
+                        let rest = buf.len().saturating_sub(5).max(known);
+                        self.no_table_before = base + rest as u64;
+                        self.pos = base + rest.min(to) as u64;
+                        return Advance::Done;
                     }
                 }
             }
