@@ -60,9 +60,10 @@ pub struct TriggerBits {
     end: usize,
     words: Vec<u64>,
     /// Where a `<table` may start, bit for bit like `words`, when the
-    /// kernel finds those too (`has_tables`).
+    /// kernel finds those too: `has_tables` is `None` when it does not,
+    /// and else whether it found any.
     tables: Vec<u64>,
-    has_tables: bool,
+    has_tables: Option<bool>,
 }
 
 impl TriggerBits {
@@ -92,10 +93,10 @@ impl TriggerBits {
     /// them: where the first one starts, or else how far none does (the
     /// last five bytes are left out: a tag there may go on past the end).
     pub fn table_open(&self, buf: &[u8]) -> Option<Result<usize, usize>> {
-        if !self.has_tables {
-            return None;
-        }
         let reach = self.end.saturating_sub(5).max(self.start);
+        if !self.has_tables? {
+            return Some(Err(reach));
+        }
         for (w, &word) in self.tables.iter().enumerate() {
             let at = self.start + w * 64;
             if at >= reach {
@@ -266,8 +267,15 @@ impl Kernel {
     /// Writes the bits of `bytes` into every word of `words` (`bytes.len()`
     /// rounded up to 64 bits). `before`: the byte before `bytes`, if any.
     /// The kernel of AVX-512VBMI with short runs also writes the `<table`
-    /// candidates into `tables`, and says so.
-    fn run(self, bytes: &[u8], before: Option<u8>, words: &mut [u64], tables: &mut [u64]) -> bool {
+    /// candidates into `tables`, and says whether there are any; the
+    /// others give `None`.
+    fn run(
+        self,
+        bytes: &[u8],
+        before: Option<u8>,
+        words: &mut [u64],
+        tables: &mut [u64],
+    ) -> Option<bool> {
         // Only kernels of AVX-512BW and AVX2 leave out short runs
         // (`Kernel::new`).
         #[cfg(target_arch = "x86_64")]
@@ -276,20 +284,19 @@ impl Kernel {
             // `runs_here` found AVX-512BW, AVX-512VBMI, AVX-512VBMI2 and
             // GFNI on this CPU.
             (Isa::Avx512Vbmi, true) => {
-                unsafe { x86::avx512vbmi_short_runs(bytes, before, words, tables) };
-                return true;
+                return Some(unsafe { x86::avx512vbmi_short_runs(bytes, before, words, tables) });
             }
             // SAFETY: a kernel of AVX-512BW is only made after `runs_here`
             // found AVX-512BW on this CPU.
             (Isa::Avx512, true) => {
                 unsafe { x86::avx512_short_runs(bytes, before, words) };
-                return false;
+                return None;
             }
             // SAFETY: a kernel of AVX2 is only made after `runs_here` found
             // AVX2 on this CPU.
             (Isa::Avx2, true) => {
                 unsafe { x86::avx2_short_runs(bytes, before, words) };
-                return false;
+                return None;
             }
             _ => {}
         }
@@ -317,7 +324,7 @@ impl Kernel {
             }
             words[body.len() / 64] = last;
         }
-        false
+        None
     }
 }
 
@@ -1171,7 +1178,7 @@ mod x86 {
             t[i] = if triggers {
                 (trigger as u8) << 7
             } else {
-                let tag = matches!(i as u8, b'<' | b'b' | b'B');
+                let tag = matches!(i as u8, b'<' | b't' | b'T' | b'b' | b'B');
                 ((a as u8) << 7)
                     | ((b as u8) * PLANE_B)
                     | ((c as u8) * PLANE_C)
@@ -1186,8 +1193,8 @@ mod x86 {
     /// bits below.
     const PLANE_B: u8 = 1 << 0;
     const PLANE_C: u8 = 1 << 1;
-    /// Not a plane of [`Planes4`]'s kinds: `<`, `b` and `B`, the bytes of
-    /// a `<table` search (a `<` with a `b` three bytes on).
+    /// Not a plane of [`Planes4`]'s kinds: `<`, `t`, `T`, `b` and `B`, the
+    /// bytes of a `<table` search.
     const PLANE_TAG: u8 = 1 << 2;
     const BYTE_PLANES: [u8; 256] = byte_table(false);
     const BYTE_TRIGGERS: [u8; 256] = byte_table(true);
@@ -1234,15 +1241,20 @@ mod x86 {
 
     /// The `<table` candidates of eight blocks into the first eight words
     /// of `words` (fewer at the end of the input): bytes of `tag` (`<`,
-    /// `b`, `B`) with another three bytes on, over into `next`, the eight
-    /// blocks after them. A `<` with a `b` three bytes on is always one;
-    /// the others are turned down by the comparison that follows.
+    /// `t`, `b`, either case) with another one byte on and three bytes on,
+    /// over into `next`, the eight blocks after them. Every `<table` starts
+    /// at one; the others are turned down by the comparison that follows.
     #[inline]
     #[target_feature(enable = "avx512f,avx512vbmi2")]
-    fn write_table_opens(tag: __m512i, next: __m512i, words: &mut [u64]) {
+    fn write_table_opens(tag: __m512i, next: __m512i, words: &mut [u64]) -> __m512i {
         let tag_n = _mm512_alignr_epi64::<1>(next, tag);
-        let opens = _mm512_and_si512(tag, _mm512_shrdi_epi64::<3>(tag, tag_n));
+        let opens = _mm512_ternarylogic_epi64::<0x80>(
+            tag,
+            _mm512_shrdi_epi64::<1>(tag, tag_n),
+            _mm512_shrdi_epi64::<3>(tag, tag_n),
+        );
         store_words(opens, words);
+        opens
     }
 
     /// Writes the eight lanes of `v` into the first eight words of `words`
@@ -1277,16 +1289,15 @@ mod x86 {
     /// work on Intel cores.
     ///
     /// It also writes into `tables` (as long as `words`) the places where
-    /// a `<table` may start: a `<` with a `b` or `B` three bytes on, the
-    /// candidates of [`super::find_table_open`]. Those whose `b` lies past
-    /// the end are missing.
+    /// a `<table` may start ([`write_table_opens`]), and says whether there
+    /// is any. Those whose `b` lies past the end are missing.
     #[target_feature(enable = "avx512bw,avx512vbmi,avx512vbmi2,gfni")]
     pub(super) fn avx512vbmi_short_runs(
         bytes: &[u8],
         before: Option<u8>,
         words: &mut [u64],
         tables: &mut [u64],
-    ) {
+    ) -> bool {
         let table = ByteTable::load(&BYTE_PLANES);
         // Byte `t` of every word is bit `t` alone: with a block's bytes as
         // the matrix, byte `t` of each eight comes out as their bits `t`,
@@ -1350,6 +1361,7 @@ mod x86 {
         // The eight words waiting for the blocks after them, with their
         // trigger bits and `<table` bytes.
         let mut waiting: Option<(usize, Ends, __m512i, __m512i)> = None;
+        let mut opens = _mm512_setzero_si512();
         // Two segments of eight blocks' words: a segment's are loaded one
         // segment after they were written, when the stores have left the
         // store buffer (a load of two stores still in it cannot be
@@ -1398,7 +1410,8 @@ mod x86 {
                 let ends = c.ends_vbmi2(prev);
                 if let Some((at, before, t, before_tag)) = waiting {
                     before.write_short_runs(ends, t, &mut words[at..]);
-                    write_table_opens(before_tag, tag, &mut tables[at..]);
+                    let found = write_table_opens(before_tag, tag, &mut tables[at..]);
+                    opens = _mm512_or_si512(opens, found);
                 }
                 waiting = Some(((s - 1) * 8, ends, triggers, tag));
                 prev = c;
@@ -1406,8 +1419,10 @@ mod x86 {
         }
         if let Some((at, before, t, before_tag)) = waiting {
             before.write_short_runs(none.ends_vbmi2(prev), t, &mut words[at..]);
-            write_table_opens(before_tag, zero, &mut tables[at..]);
+            let found = write_table_opens(before_tag, zero, &mut tables[at..]);
+            opens = _mm512_or_si512(opens, found);
         }
+        _mm512_test_epi64_mask(opens, opens) != 0
     }
 
     /// [`super::PairTables::candidates`] in one step: both bytes of every
