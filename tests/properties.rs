@@ -365,6 +365,28 @@ fn every_kernel_agrees_at_the_edges() {
     assert!(found > 300, "{found}");
 }
 
+/// `n` bytes of Latin text with no trigger, ending in a line break: what
+/// moves a text to any place in the input.
+fn padding(n: usize) -> String {
+    let mut f: String = "lorem ipsum dolor sit amet\n".repeat(n / 27 + 1)[..n - 1].to_string();
+    f.push('\n');
+    f
+}
+
+/// Findings as `(start, end, category)`, moved back by `by` bytes.
+fn shifted(found: Vec<Finding>, by: usize) -> Vec<(u64, u64, String)> {
+    found
+        .into_iter()
+        .map(|f| {
+            (
+                f.start - by as u64,
+                f.end - by as u64,
+                f.category.as_str().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// The scan's loop computes trigger bits for 8 KiB at a time: identifiers,
 /// dates, prices and short numbers that straddle where one window ends and
 /// the next begins are read as in one piece. The same text after filler of
@@ -376,31 +398,14 @@ fn findings_straddle_trigger_windows() {
                 паспорт серия 4508 номер 496087, тел. +7 (812) 555-12-34, 12 345,00&nbsp;₽, \
                 № 138. пациент, /400/85707213.jpg ivan@mail.ru Диагноз: C50.1 \
                 <td>4508 496087</td> 1234567 12345678 id7707083893 x";
-    let filler = |n: usize| {
-        let mut f: String = "lorem ipsum dolor sit amet\n".repeat(n / 27 + 1)[..n - 1].to_string();
-        f.push('\n');
-        f
-    };
-    let shifted = |found: Vec<Finding>, by: usize| -> Vec<(u64, u64, String)> {
-        found
-            .into_iter()
-            .map(|f| {
-                (
-                    f.start - by as u64,
-                    f.end - by as u64,
-                    f.category.as_str().to_string(),
-                )
-            })
-            .collect()
-    };
-    let far = filler(1000);
+    let far = padding(1000);
     let input = format!("{far}{text}");
     let reference = shifted(engine().scan(input.as_bytes()), far.len());
     assert!(reference.len() >= 7, "{reference:?}");
     for kernel in Kernel::available() {
         let e = engine().clone().with_kernel(kernel);
         for k in 0..text.len() + 8 {
-            let pad = filler(8 * 1024 + 8 - k);
+            let pad = padding(8 * 1024 + 8 - k);
             let input = format!("{pad}{text}");
             let bytes = input.as_bytes();
             assert_eq!(
@@ -436,25 +441,12 @@ fn table_columns_across_trigger_windows() {
            <p>обновлено 13.06.2021</p>\
            <table><tr><th>Примечание</th></tr><tr><td>14.07.1975</td></tr></table> x";
     let filler = |n: usize, island: bool| {
-        let mut f: String = "lorem ipsum dolor sit amet\n".repeat(n / 27 + 1)[..n - 1].to_string();
+        let mut f = padding(n);
         if island && n > 40 {
             // An island of digits that runs past where it stands.
             f.replace_range(n - 40..n - 18, "id 12345678901234567890");
         }
-        f.push('\n');
         f
-    };
-    let shifted = |found: Vec<Finding>, by: usize| -> Vec<(u64, u64, String)> {
-        found
-            .into_iter()
-            .map(|f| {
-                (
-                    f.start - by as u64,
-                    f.end - by as u64,
-                    f.category.as_str().to_string(),
-                )
-            })
-            .collect()
     };
     let far = filler(1000, false);
     let input = format!("{far}{text}");

@@ -851,6 +851,37 @@ mod x86 {
         _mm512_ternarylogic_epi64::<F>(p.a, p.b, p.c)
     }
 
+    impl Planes {
+        /// No byte in any plane: the blocks past the end of the input.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn none() -> Planes {
+            let zero = _mm512_setzero_si512();
+            Planes {
+                a: zero,
+                b: zero,
+                c: zero,
+            }
+        }
+
+        /// The blocks before the first: only whether the byte before the
+        /// input (`before`) is a capital, which keeps a first digit's bit.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn before_input(before: Option<u8>) -> Planes {
+            let capital = if before.is_some_and(|b| b.is_ascii_uppercase()) {
+                _mm512_set1_epi64(i64::MIN)
+            } else {
+                _mm512_setzero_si512()
+            };
+            Planes {
+                b: capital,
+                c: capital,
+                ..Planes::none()
+            }
+        }
+    }
+
     /// [`Planes::ends`] and [`Ends::short_runs`], written once for two
     /// instruction sets: with AVX-512F alone, a lane's bits and the next
     /// lane's are shifted and joined in three steps (`ahead!`, `after!`);
@@ -1030,23 +1061,7 @@ mod x86 {
                 // SAFETY: `m` holds 64 readable bytes.
                 unsafe { _mm512_loadu_si512(m.as_ptr().cast()) }
             };
-            let zero = _mm512_setzero_si512();
-            let none = Planes {
-                a: zero,
-                b: zero,
-                c: zero,
-            };
-            // Before the first block: a capital before the first digit.
-            let capital = if $before.is_some_and(|b| b.is_ascii_uppercase()) {
-                _mm512_set1_epi64(i64::MIN)
-            } else {
-                zero
-            };
-            let mut prev = Planes {
-                b: capital,
-                c: capital,
-                ..none
-            };
+            let mut prev = Planes::before_input($before);
             // The eight words waiting for the blocks after them.
             let mut waiting: Option<(usize, Ends)> = None;
             // Two sets of masks: a segment's are loaded into registers one
@@ -1088,7 +1103,7 @@ mod x86 {
                 }
             }
             if let Some((at, before)) = waiting {
-                before.clear_short_runs(none.ends(prev), &mut $words[at..]);
+                before.clear_short_runs(Planes::none().ends(prev), &mut $words[at..]);
             }
         };
     }
@@ -1344,22 +1359,7 @@ mod x86 {
             _mm512_castsi512_si256(_mm512_permutexvar_epi8(gather, t))
         };
         let zero = _mm512_setzero_si512();
-        let none = Planes {
-            a: zero,
-            b: zero,
-            c: zero,
-        };
-        // Before the first block: a capital before the first digit.
-        let capital = if before.is_some_and(|b| b.is_ascii_uppercase()) {
-            _mm512_set1_epi64(i64::MIN)
-        } else {
-            zero
-        };
-        let mut prev = Planes {
-            b: capital,
-            c: capital,
-            ..none
-        };
+        let mut prev = Planes::before_input(before);
         // The eight words waiting for the blocks after them, with their
         // trigger bits and `<table` bytes.
         let mut waiting: Option<(usize, Ends, __m512i, __m512i)> = None;
@@ -1381,6 +1381,7 @@ mod x86 {
                 }
                 for (k, slot) in m.iter_mut().enumerate().take(words.len() - w) {
                     let at = (w + k) * 64;
+                    // Whole blocks apart: their calls know every byte is in.
                     let planes = if at + 64 < bytes.len() {
                         block(at, u64::MAX, u64::MAX)
                     } else {
@@ -1420,7 +1421,7 @@ mod x86 {
             }
         }
         if let Some((at, before, t, before_tag)) = waiting {
-            before.write_short_runs(none.ends_vbmi2(prev), t, &mut words[at..]);
+            before.write_short_runs(Planes::none().ends_vbmi2(prev), t, &mut words[at..]);
             let found = write_table_opens(before_tag, zero, &mut tables[at..]);
             opens = _mm512_or_si512(opens, found);
         }

@@ -84,7 +84,7 @@ impl TableTracker {
             }
             // A tag that starts before `from` may end after it.
             let start = (known - base) as usize;
-            let end = ((from - base) as usize + 5).min(buf.len());
+            let end = (from - base) as usize + 5;
             if let Some(i) = super::simd::find_table_open(&buf[start..end]) {
                 self.no_table_before = base + (start + i) as u64;
                 return;
